@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+
+#include "ifcvf_hw.h"
+#include "ifcvf_osdep.h"
+
+#define PCI_CFG_HDR_END		0x40
+#define PCI_CFG_STD_SIZE	0x100
+#define VIRTIO_COMMON_CFG_LEN	0x38	/* up to queue_used_hi */
+#define VIRTIO_NET_CFG_LEN	10	/* mac, status, max_virtqueue_pairs */
+#define CFG_GENERATION_TRIES	16
+
+/* Register access: every read and write goes through the io ops. */
+
+static uint32_t
+region_read(struct ifcvf_hw *hw, const struct ifcvf_region *r, uint32_t off,
+	    uint8_t width)
+{
+	return hw->io.ops->read(hw->io.ctx, r->bar, (uint64_t)r->off + off,
+				width);
+}
+
+static void
+region_write(struct ifcvf_hw *hw, const struct ifcvf_region *r, uint32_t off,
+	     uint8_t width, uint32_t val)
+{
+	hw->io.ops->write(hw->io.ctx, r->bar, (uint64_t)r->off + off, width,
+			  val);
+}
+
+static uint32_t
+common_read(struct ifcvf_hw *hw, uint32_t off, uint8_t width)
+{
+	return region_read(hw, &hw->common, off, width);
+}
+
+static void
+common_write(struct ifcvf_hw *hw, uint32_t off, uint8_t width, uint32_t val)
+{
+	region_write(hw, &hw->common, off, width, val);
+}
+
+static void
+common_write64(struct ifcvf_hw *hw, uint32_t off_lo, uint64_t val)
+{
+	common_write(hw, off_lo, 4, (uint32_t)val);
+	common_write(hw, off_lo + 4, 4, (uint32_t)(val >> 32));
+}
+
+static uint32_t
+lm_read(struct ifcvf_hw *hw, uint32_t off)
+{
+	return hw->io.ops->read(hw->io.ctx, IFCVF_LM_BAR, off, 4);
+}
+
+static void
+lm_write(struct ifcvf_hw *hw, uint32_t off, uint32_t val)
+{
+	hw->io.ops->write(hw->io.ctx, IFCVF_LM_BAR, off, 4, val);
+}
+
+/* The config-space walk. */
+
+static int
+cfg_read(struct ifcvf_hw *hw, void *buf, uint32_t len, uint32_t off)
+{
+	int ret = hw->io.ops->cfg_read(hw->io.ctx, buf, len, off);
+
+	if (ret < 0)
+		IFCVF_LOG(ERR, "config space read of %u bytes at 0x%x failed: %d",
+			  len, off, ret);
+	return ret < 0 ? ret : 0;
+}
+
+static int
+read_ids(struct ifcvf_hw *hw)
+{
+	uint16_t ids[2];
+	uint16_t subsys[2];
+	int ret;
+
+	ret = cfg_read(hw, ids, sizeof(ids), PCI_VENDOR_ID);
+	if (ret == 0)
+		ret = cfg_read(hw, subsys, sizeof(subsys),
+			       PCI_SUBSYSTEM_VENDOR_ID);
+	if (ret < 0)
+		return ret;
+	hw->vendor_id = ids[0];
+	hw->device_id = ids[1];
+	hw->subsys_vendor_id = subsys[0];
+	hw->subsys_device_id = subsys[1];
+	return 0;
+}
+
+static const char *
+cap_name(uint8_t type)
+{
+	switch (type) {
+	case VIRTIO_PCI_CAP_COMMON_CFG:
+		return "common cfg";
+	case VIRTIO_PCI_CAP_NOTIFY_CFG:
+		return "notify";
+	case VIRTIO_PCI_CAP_ISR_CFG:
+		return "ISR";
+	case VIRTIO_PCI_CAP_DEVICE_CFG:
+		return "device cfg";
+	default:
+		return "other";
+	}
+}
+
+/* Check that a capability's window lies inside an existing BAR. */
+static int
+check_region(const struct ifcvf_hw *hw, const struct virtio_pci_cap *cap,
+	     uint32_t pos, uint32_t min_len)
+{
+	const char *name = cap_name(cap->cfg_type);
+
+	if (cap->bar >= IFCVF_PCI_MAX_BAR) {
+		IFCVF_LOG(ERR, "%s capability at 0x%x: BAR index %u out of range",
+			  name, pos, cap->bar);
+		return -EINVAL;
+	}
+	if (hw->io.bar_len[cap->bar] == 0) {
+		IFCVF_LOG(ERR, "%s capability at 0x%x: BAR%u is absent",
+			  name, pos, cap->bar);
+		return -EINVAL;
+	}
+	if ((uint64_t)cap->offset + cap->length > hw->io.bar_len[cap->bar]) {
+		IFCVF_LOG(ERR, "%s capability at 0x%x: 0x%x + 0x%x is beyond BAR%u (0x%" PRIx64 ")",
+			  name, pos, cap->offset, cap->length, cap->bar,
+			  hw->io.bar_len[cap->bar]);
+		return -EINVAL;
+	}
+	if (cap->length < min_len) {
+		IFCVF_LOG(ERR, "%s capability at 0x%x: length 0x%x below 0x%x",
+			  name, pos, cap->length, min_len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+set_region(struct ifcvf_region *r, const struct virtio_pci_cap *cap)
+{
+	r->bar = cap->bar;
+	r->off = cap->offset;
+	r->len = cap->length;
+}
+
+/* What the capability walk found. */
+struct cap_walk {
+	uint32_t found;		/* bit per VIRTIO_PCI_CAP_* type taken */
+	bool virtio_in_bar4;	/* rules out an LM block there */
+};
+
+/* Take one virtio vendor capability at @pos; the first of each type wins. */
+static int
+take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
+		struct cap_walk *walk)
+{
+	struct virtio_pci_cap cap;
+	struct ifcvf_region *r;
+	uint32_t min_len;
+	int ret;
+
+	if (cap_len < sizeof(cap) || pos + cap_len > PCI_CFG_STD_SIZE) {
+		IFCVF_LOG(ERR, "vendor capability at 0x%x: bad length %u",
+			  pos, cap_len);
+		return -EINVAL;
+	}
+	ret = cfg_read(hw, &cap, sizeof(cap), pos);
+	if (ret < 0)
+		return ret;
+
+	switch (cap.cfg_type) {
+	case VIRTIO_PCI_CAP_COMMON_CFG:
+		r = &hw->common;
+		min_len = VIRTIO_COMMON_CFG_LEN;
+		break;
+	case VIRTIO_PCI_CAP_NOTIFY_CFG:
+		r = &hw->notify;
+		min_len = 2;
+		break;
+	case VIRTIO_PCI_CAP_ISR_CFG:
+		r = &hw->isr;
+		min_len = 1;
+		break;
+	case VIRTIO_PCI_CAP_DEVICE_CFG:
+		r = &hw->device;
+		min_len = VIRTIO_NET_CFG_LEN;
+		break;
+	default:
+		return 0;	/* PCI cfg access, shared memory, ...: unused */
+	}
+	if (cap.bar == IFCVF_LM_BAR)
+		walk->virtio_in_bar4 = true;
+	if (walk->found & (1u << cap.cfg_type))
+		return 0;
+
+	ret = check_region(hw, &cap, pos, min_len);
+	if (ret < 0)
+		return ret;
+	if (cap.cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
+		if (cap_len < sizeof(struct virtio_pci_notify_cap)) {
+			IFCVF_LOG(ERR, "notify capability at 0x%x: length %u has no multiplier",
+				  pos, cap_len);
+			return -EINVAL;
+		}
+		ret = cfg_read(hw, &hw->notify_off_multiplier,
+			       sizeof(hw->notify_off_multiplier),
+			       pos + sizeof(cap));
+		if (ret < 0)
+			return ret;
+	}
+	set_region(r, &cap);
+	walk->found |= 1u << cap.cfg_type;
+	return 0;
+}
+
+/*
+ * Walk the capability list. Each pointer is checked against the
+ * standard config space and each position is visited at most once, so a
+ * loop or a wild pointer ends the walk with an error.
+ */
+static int
+walk_caps(struct ifcvf_hw *hw, struct cap_walk *walk)
+{
+	uint8_t visited[PCI_CFG_STD_SIZE / 4] = { 0 };
+	uint16_t status;
+	uint8_t pos, hdr[3];
+	int ret;
+
+	ret = cfg_read(hw, &status, sizeof(status), PCI_STATUS);
+	if (ret < 0)
+		return ret;
+	if (!(status & PCI_STATUS_CAP_LIST)) {
+		IFCVF_LOG(ERR, "device has no capability list");
+		return -ENODEV;
+	}
+	ret = cfg_read(hw, &pos, 1, PCI_CAPABILITY_LIST);
+	while (ret == 0 && pos != 0) {
+		if (pos < PCI_CFG_HDR_END || pos > PCI_CFG_STD_SIZE - 4 ||
+		    (pos & 3) != 0) {
+			IFCVF_LOG(ERR, "capability pointer 0x%x out of range", pos);
+			return -EINVAL;
+		}
+		if (visited[pos / 4]++) {
+			IFCVF_LOG(ERR, "capability list loops at 0x%x", pos);
+			return -ELOOP;
+		}
+		ret = cfg_read(hw, hdr, sizeof(hdr), pos);
+		if (ret == 0 && hdr[0] == PCI_CAP_ID_VNDR)
+			ret = take_virtio_cap(hw, pos, hdr[2], walk);
+		pos = hdr[1];
+	}
+	return ret;
+}
+
+static int
+check_required_caps(uint32_t found)
+{
+	static const uint8_t required[] = {
+		VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_NOTIFY_CFG,
+		VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_CAP_DEVICE_CFG,
+	};
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(required); i++) {
+		if (!(found & (1u << required[i]))) {
+			IFCVF_LOG(ERR, "no valid %s capability",
+				  cap_name(required[i]));
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
+/* Read each data queue's doorbell offset and check it lies in the region. */
+static int
+read_queue_layout(struct ifcvf_hw *hw)
+{
+	uint16_t num = common_read(hw, VIRTIO_PCI_COMMON_NUMQ, 2);
+	uint64_t off;
+	uint16_t q;
+
+	/* A control queue, when present, is the odd one out. */
+	hw->nr_vring = RTE_MIN(num & ~1u, (unsigned int)IFCVF_MAX_QUEUES);
+	if (hw->nr_vring == 0) {
+		IFCVF_LOG(ERR, "device reports %u queues", num);
+		return -ENODEV;
+	}
+	for (q = 0; q < hw->nr_vring; q++) {
+		common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+		hw->notify_off[q] = common_read(hw, VIRTIO_PCI_COMMON_Q_NOFF, 2);
+		off = (uint64_t)hw->notify_off[q] * hw->notify_off_multiplier;
+		if (off + 2 > hw->notify.len) {
+			IFCVF_LOG(ERR, "queue %u doorbell 0x%" PRIx64 " beyond notify region (0x%x)",
+				  q, off, hw->notify.len);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static bool
+is_ifcvf(const struct ifcvf_hw *hw)
+{
+	return hw->vendor_id == IFCVF_VENDOR_ID &&
+	       (hw->device_id == IFCVF_NET_MODERN_DEVICE_ID ||
+		hw->device_id == IFCVF_NET_TRANSITIONAL_DEVICE_ID) &&
+	       hw->subsys_vendor_id == IFCVF_SUBSYS_VENDOR_ID &&
+	       hw->subsys_device_id == IFCVF_SUBSYS_DEVICE_ID;
+}
+
+/* BAR4 is an LM block only on an IFCVF, when no virtio structure is there. */
+static void
+detect_lm(struct ifcvf_hw *hw, bool virtio_in_bar4)
+{
+	uint64_t need = IFCVF_LM_RING_STATE(hw->nr_vring - 1) + 4;
+
+	hw->profile = is_ifcvf(hw) ? IFCVF_PROFILE_IFCVF : IFCVF_PROFILE_VIRTIO;
+	hw->has_lm = hw->profile == IFCVF_PROFILE_IFCVF && !virtio_in_bar4 &&
+		     hw->io.bar_len[IFCVF_LM_BAR] >= need;
+	if (!hw->has_lm)
+		IFCVF_LOG(INFO, "%04x:%04x (subsystem %04x:%04x): no HW dirty logging",
+			  hw->vendor_id, hw->device_id, hw->subsys_vendor_id,
+			  hw->subsys_device_id);
+}
+
+int
+ifcvf_hw_init(struct ifcvf_hw *hw, const struct ifcvf_io *io)
+{
+	struct cap_walk walk = { 0 };
+	uint16_t q;
+	int ret;
+
+	memset(hw, 0, sizeof(*hw));
+	hw->io = *io;
+	hw->config_vector = IFCVF_MSI_NO_VECTOR;
+	for (q = 0; q < IFCVF_MAX_QUEUES; q++)
+		hw->vring[q].vector = IFCVF_MSI_NO_VECTOR;
+
+	ret = read_ids(hw);
+	if (ret == 0)
+		ret = walk_caps(hw, &walk);
+	if (ret == 0)
+		ret = check_required_caps(walk.found);
+	if (ret == 0)
+		ret = read_queue_layout(hw);
+	if (ret < 0)
+		return ret;
+	detect_lm(hw, walk.virtio_in_bar4);
+	hw->dev_features = ifcvf_hw_get_features(hw);
+	IFCVF_LOG(DEBUG, "%u queues, features 0x%" PRIx64 ", notify multiplier %u",
+		  hw->nr_vring, hw->dev_features, hw->notify_off_multiplier);
+	return 0;
+}
+
+/* Status and features. */
+
+uint8_t
+ifcvf_hw_get_status(struct ifcvf_hw *hw)
+{
+	return common_read(hw, VIRTIO_PCI_COMMON_STATUS, 1);
+}
+
+static void
+add_status(struct ifcvf_hw *hw, uint8_t bits)
+{
+	common_write(hw, VIRTIO_PCI_COMMON_STATUS, 1,
+		     ifcvf_hw_get_status(hw) | bits);
+}
+
+int
+ifcvf_hw_reset(struct ifcvf_hw *hw)
+{
+	unsigned int waited;
+
+	common_write(hw, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	for (waited = 0; ifcvf_hw_get_status(hw) != 0; waited++) {
+		if (waited >= IFCVF_RESET_TIMEOUT_MS) {
+			IFCVF_LOG(ERR, "device did not reset within %u ms",
+				  IFCVF_RESET_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+		ifcvf_msleep(1);
+	}
+	return 0;
+}
+
+uint64_t
+ifcvf_hw_get_features(struct ifcvf_hw *hw)
+{
+	uint64_t lo, hi;
+
+	common_write(hw, VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
+	lo = common_read(hw, VIRTIO_PCI_COMMON_DF, 4);
+	common_write(hw, VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
+	hi = common_read(hw, VIRTIO_PCI_COMMON_DF, 4);
+	return hi << 32 | lo;
+}
+
+static int
+check_status(struct ifcvf_hw *hw, const char *step)
+{
+	uint8_t status = ifcvf_hw_get_status(hw);
+
+	if (status & (VIRTIO_CONFIG_S_FAILED | VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		IFCVF_LOG(ERR, "device status 0x%x after %s", status, step);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted)
+{
+	uint64_t features = wanted & ifcvf_hw_get_features(hw);
+
+	if (!(features & (1ULL << VIRTIO_F_VERSION_1))) {
+		IFCVF_LOG(ERR, "VIRTIO_F_VERSION_1 not in 0x%" PRIx64, features);
+		return -ENOTSUP;
+	}
+	add_status(hw, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	add_status(hw, VIRTIO_CONFIG_S_DRIVER);
+	common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	common_write(hw, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)features);
+	common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	common_write(hw, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)(features >> 32));
+	add_status(hw, VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!(ifcvf_hw_get_status(hw) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		IFCVF_LOG(ERR, "device refused features 0x%" PRIx64, features);
+		return -EIO;
+	}
+	hw->features = features;
+	return check_status(hw, "feature negotiation");
+}
+
+/* Queues. */
+
+static int
+check_vring(struct ifcvf_hw *hw, uint16_t qid)
+{
+	const struct ifcvf_vring *vr = &hw->vring[qid];
+	uint16_t max;
+
+	common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
+	max = common_read(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2);
+	if (vr->size == 0 || (vr->size & (vr->size - 1)) != 0 ||
+	    vr->size > max) {
+		IFCVF_LOG(ERR, "queue %u: size %u is not a power of two <= %u",
+			  qid, vr->size, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+set_vector(struct ifcvf_hw *hw, uint32_t reg, uint16_t vector)
+{
+	common_write(hw, reg, 2, vector);
+	if (vector != IFCVF_MSI_NO_VECTOR &&
+	    common_read(hw, reg, 2) == IFCVF_MSI_NO_VECTOR) {
+		IFCVF_LOG(ERR, "device refused MSI-X vector %u", vector);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid)
+{
+	const struct ifcvf_vring *vr = &hw->vring[qid];
+	int ret;
+
+	if (qid >= hw->nr_vring)
+		return -EINVAL;
+	ret = check_vring(hw, qid);	/* selects qid */
+	if (ret < 0)
+		return ret;
+	common_write(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2, vr->size);
+	ret = set_vector(hw, VIRTIO_PCI_COMMON_Q_MSIX, vr->vector);
+	if (ret < 0)
+		return ret;
+	common_write64(hw, VIRTIO_PCI_COMMON_Q_DESCLO, vr->desc);
+	common_write64(hw, VIRTIO_PCI_COMMON_Q_AVAILLO, vr->avail);
+	common_write64(hw, VIRTIO_PCI_COMMON_Q_USEDLO, vr->used);
+	if (hw->has_lm)
+		ifcvf_hw_ring_state_restore(hw, qid);
+	common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	if (common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2) != 1) {
+		IFCVF_LOG(ERR, "queue %u did not enable", qid);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid)
+{
+	unsigned int waited;
+
+	if (qid >= hw->nr_vring)
+		return -EINVAL;
+	common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
+	common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 0);
+	/* The device saves the ring state once the queue has stopped. */
+	for (waited = 0; common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2); waited++) {
+		if (waited >= IFCVF_QUEUE_DISABLE_TIMEOUT_MS) {
+			IFCVF_LOG(ERR, "queue %u did not stop within %u ms",
+				  qid, IFCVF_QUEUE_DISABLE_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+		ifcvf_msleep(1);
+	}
+	return hw->has_lm ? ifcvf_hw_ring_state_save(hw, qid) : 0;
+}
+
+static uint16_t
+enabled_pairs(const struct ifcvf_hw *hw)
+{
+	uint16_t q, n = 0;
+
+	for (q = 0; q < hw->nr_vring; q++)
+		n += hw->vring[q].enable;
+	return (n + 1) / 2;
+}
+
+static int
+start_queues(struct ifcvf_hw *hw)
+{
+	uint16_t q;
+	int ret;
+
+	ifcvf_hw_set_mq(hw, enabled_pairs(hw));
+	for (q = 0; q < hw->nr_vring; q++) {
+		if (!hw->vring[q].enable)
+			continue;
+		ret = ifcvf_hw_queue_enable(hw, q);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int
+ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features)
+{
+	int ret;
+
+	ret = ifcvf_hw_reset(hw);
+	if (ret < 0)
+		return ret;
+	ret = ifcvf_hw_negotiate(hw, features);
+	if (ret == 0)
+		ret = set_vector(hw, VIRTIO_PCI_COMMON_MSIX, hw->config_vector);
+	if (ret == 0)
+		ret = start_queues(hw);
+	if (ret == 0) {
+		add_status(hw, VIRTIO_CONFIG_S_DRIVER_OK);
+		ret = check_status(hw, "DRIVER_OK");
+	}
+	if (ret < 0)
+		ifcvf_hw_reset(hw);
+	return ret;
+}
+
+int
+ifcvf_hw_stop(struct ifcvf_hw *hw)
+{
+	int ret = 0, r;
+	uint16_t q;
+
+	common_write(hw, VIRTIO_PCI_COMMON_MSIX, 2, IFCVF_MSI_NO_VECTOR);
+	for (q = 0; q < hw->nr_vring; q++) {
+		common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+		if (!common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2))
+			continue;
+		r = ifcvf_hw_queue_disable(hw, q);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	r = ifcvf_hw_reset(hw);
+	return ret < 0 ? ret : r;
+}
+
+/* The LM block. */
+
+void
+ifcvf_hw_set_mq(struct ifcvf_hw *hw, uint16_t nr_pairs)
+{
+	if (hw->has_lm)
+		lm_write(hw, IFCVF_LM_MQ_OFFSET, nr_pairs);
+}
+
+int
+ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid)
+{
+	uint32_t state;
+
+	if (!hw->has_lm)
+		return -ENOTSUP;
+	if (qid >= hw->nr_vring)
+		return -EINVAL;
+	state = lm_read(hw, IFCVF_LM_RING_STATE(qid));
+	hw->vring[qid].last_avail_idx = (uint16_t)state;
+	hw->vring[qid].last_used_idx = (uint16_t)(state >> 16);
+	return 0;
+}
+
+int
+ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid)
+{
+	const struct ifcvf_vring *vr = &hw->vring[qid];
+
+	if (!hw->has_lm)
+		return -ENOTSUP;
+	if (qid >= hw->nr_vring)
+		return -EINVAL;
+	lm_write(hw, IFCVF_LM_RING_STATE(qid),
+		 vr->last_avail_idx | (uint32_t)vr->last_used_idx << 16);
+	return 0;
+}
+
+int
+ifcvf_hw_log_enable(struct ifcvf_hw *hw, uint64_t base, uint64_t size)
+{
+	uint64_t end = base + size;
+
+	if (!hw->has_lm)
+		return -ENOTSUP;
+	if (size == 0 || end < base)
+		return -EINVAL;
+	lm_write(hw, IFCVF_LM_BASE_ADDR_LOW, (uint32_t)base);
+	lm_write(hw, IFCVF_LM_BASE_ADDR_HIGH, (uint32_t)(base >> 32));
+	lm_write(hw, IFCVF_LM_END_ADDR_LOW, (uint32_t)end);
+	lm_write(hw, IFCVF_LM_END_ADDR_HIGH, (uint32_t)(end >> 32));
+	lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_ON_VF);
+	return 0;
+}
+
+int
+ifcvf_hw_log_disable(struct ifcvf_hw *hw)
+{
+	if (!hw->has_lm)
+		return -ENOTSUP;
+	lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_OFF);
+	return 0;
+}
+
+/* Doorbells, ISR, device config. */
+
+uint64_t
+ifcvf_hw_notify_offset(const struct ifcvf_hw *hw, uint16_t qid)
+{
+	return hw->notify.off +
+	       (uint64_t)hw->notify_off[qid] * hw->notify_off_multiplier;
+}
+
+void
+ifcvf_hw_notify(struct ifcvf_hw *hw, uint16_t qid)
+{
+	hw->io.ops->write(hw->io.ctx, hw->notify.bar,
+			  ifcvf_hw_notify_offset(hw, qid), 2, qid);
+}
+
+uint8_t
+ifcvf_hw_read_isr(struct ifcvf_hw *hw)
+{
+	return region_read(hw, &hw->isr, 0, 1);
+}
+
+static void
+read_net_config_once(struct ifcvf_hw *hw, struct ifcvf_net_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(cfg->mac); i++)
+		cfg->mac[i] = region_read(hw, &hw->device, i, 1);
+	cfg->status = region_read(hw, &hw->device, 6, 2);
+	cfg->max_virtqueue_pairs = region_read(hw, &hw->device, 8, 2);
+}
+
+int
+ifcvf_hw_read_net_config(struct ifcvf_hw *hw, struct ifcvf_net_config *cfg)
+{
+	unsigned int tries;
+	uint8_t gen;
+
+	for (tries = 0; tries < CFG_GENERATION_TRIES; tries++) {
+		gen = common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
+		read_net_config_once(hw, cfg);
+		if (gen == common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1))
+			return 0;
+	}
+	IFCVF_LOG(ERR, "device config kept changing over %u reads", tries);
+	return -EAGAIN;
+}

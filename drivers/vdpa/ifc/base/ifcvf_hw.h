@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#ifndef IFCVF_HW_H
+#define IFCVF_HW_H
+
+/*
+ * The HW layer: programs a virtio-1.0 net device (an IFCVF VF, or any
+ * modern virtio-net VF) through its registers. It knows registers and
+ * nothing of vhost; every access goes through struct ifcvf_io.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ifcvf_io.h"
+
+#define IFCVF_VENDOR_ID			0x1af4
+#define IFCVF_NET_MODERN_DEVICE_ID	0x1041
+#define IFCVF_NET_TRANSITIONAL_DEVICE_ID 0x1000
+#define IFCVF_SUBSYS_VENDOR_ID		0x8086
+#define IFCVF_SUBSYS_DEVICE_ID		0x001a
+
+#define IFCVF_MAX_QUEUE_PAIRS		32
+#define IFCVF_MAX_QUEUES		(IFCVF_MAX_QUEUE_PAIRS * 2)
+#define IFCVF_MAX_QUEUE_SIZE		32768
+#define IFCVF_MSI_NO_VECTOR		0xffff
+
+/* IFCVF's live-migration block in BAR4. */
+#define IFCVF_LM_BAR			4
+#define IFCVF_LM_LOGGING_CTRL		0x00
+#define IFCVF_LM_LOGGING_OFF		0x0
+#define IFCVF_LM_LOGGING_ON_VF		0x1
+#define IFCVF_LM_BASE_ADDR_LOW		0x10
+#define IFCVF_LM_BASE_ADDR_HIGH		0x14
+#define IFCVF_LM_END_ADDR_LOW		0x18
+#define IFCVF_LM_END_ADDR_HIGH		0x1c
+#define IFCVF_LM_RING_STATE_OFFSET	0x20
+#define IFCVF_LM_CFG_SIZE		0x40
+#define IFCVF_LM_MQ_OFFSET		0x28
+/* Offset of the ring-state register of queue @q in the LM block. */
+#define IFCVF_LM_RING_STATE(q) \
+	(IFCVF_LM_RING_STATE_OFFSET + ((q) / 2) * IFCVF_LM_CFG_SIZE + \
+	 ((q) % 2) * 4)
+
+/* Bounds of the waits the HW layer does; a device past them is an error. */
+#define IFCVF_RESET_TIMEOUT_MS		1000
+#define IFCVF_QUEUE_DISABLE_TIMEOUT_MS	100
+
+/* Where one virtio structure lives: a window of a BAR. */
+struct ifcvf_region {
+	uint8_t bar;
+	uint32_t off;
+	uint32_t len;
+};
+
+enum ifcvf_profile {
+	IFCVF_PROFILE_IFCVF,	/* Intel FPGA 100G VF: LM block in BAR4 */
+	IFCVF_PROFILE_VIRTIO,	/* any other virtio-1.0 net VF */
+};
+
+/* One virtqueue as the driver wants it programmed. */
+struct ifcvf_vring {
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+	uint16_t size;
+	uint16_t vector;	/* MSI-X vector, IFCVF_MSI_NO_VECTOR for none */
+	uint16_t last_avail_idx;
+	uint16_t last_used_idx;
+	bool enable;
+};
+
+struct ifcvf_net_config {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+};
+
+struct ifcvf_hw {
+	struct ifcvf_io io;
+	uint16_t vendor_id;
+	uint16_t device_id;
+	uint16_t subsys_vendor_id;
+	uint16_t subsys_device_id;
+	enum ifcvf_profile profile;
+	bool has_lm;		/* HW dirty logging and ring-state registers */
+
+	struct ifcvf_region common;
+	struct ifcvf_region notify;
+	struct ifcvf_region isr;
+	struct ifcvf_region device;
+	uint32_t notify_off_multiplier;
+
+	uint16_t nr_vring;	/* data queues, at most IFCVF_MAX_QUEUES */
+	uint16_t config_vector;
+	uint64_t dev_features;	/* what the device offers */
+	uint64_t features;	/* what was negotiated */
+	struct ifcvf_vring vring[IFCVF_MAX_QUEUES];
+	uint16_t notify_off[IFCVF_MAX_QUEUES];
+};
+
+/*
+ * Walk the config space of the device behind @io, find its virtio
+ * structures and decide whether BAR4 is an IFCVF LM block.
+ * Returns 0, or a negative errno with the reason logged.
+ */
+int ifcvf_hw_init(struct ifcvf_hw *hw, const struct ifcvf_io *io);
+
+uint8_t ifcvf_hw_get_status(struct ifcvf_hw *hw);
+/* Write 0 to device_status and wait (bounded) until it reads back 0. */
+int ifcvf_hw_reset(struct ifcvf_hw *hw);
+uint64_t ifcvf_hw_get_features(struct ifcvf_hw *hw);
+/* ACK, DRIVER, write @wanted & device features, FEATURES_OK check. */
+int ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted);
+
+/* Program queue @qid from hw->vring[qid] and enable it. */
+int ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid);
+/* Disable queue @qid and save its ring state into hw->vring[qid]. */
+int ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid);
+
+/*
+ * Reset, negotiate @features, set the config vector, program and enable
+ * every hw->vring[] marked enable, then DRIVER_OK.
+ */
+int ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features);
+/* Disable every queue (saving ring state) and reset. */
+int ifcvf_hw_stop(struct ifcvf_hw *hw);
+
+/* Tell the device the number of enabled queue pairs (LM block only). */
+void ifcvf_hw_set_mq(struct ifcvf_hw *hw, uint16_t nr_pairs);
+
+/* Ring state through the LM block: -ENOTSUP without one. */
+int ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid);
+int ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid);
+
+/* HW dirty logging into [base, base + size) of the device's IOVA space. */
+int ifcvf_hw_log_enable(struct ifcvf_hw *hw, uint64_t base, uint64_t size);
+int ifcvf_hw_log_disable(struct ifcvf_hw *hw);
+
+void ifcvf_hw_notify(struct ifcvf_hw *hw, uint16_t qid);
+/* Offset of queue @qid's doorbell in the notify BAR. */
+uint64_t ifcvf_hw_notify_offset(const struct ifcvf_hw *hw, uint16_t qid);
+uint8_t ifcvf_hw_read_isr(struct ifcvf_hw *hw);
+
+int ifcvf_hw_read_net_config(struct ifcvf_hw *hw,
+			     struct ifcvf_net_config *cfg);
+
+#endif /* IFCVF_HW_H */

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#ifndef IFCVF_SIM_H
+#define IFCVF_SIM_H
+
+/*
+ * A software IFCVF: a PCI function with virtio-1.0 net registers,
+ * IFCVF's live-migration block, an IOMMU of its own and a datapath thread
+ * that serves split virtqueues. The bus glue reaches it through
+ * ifcvf_sim_io_ops (the same struct ifcvf_io the HW layer uses on real
+ * BARs), maps DMA with ifcvf_sim_dma_map() and routes MSI-X vectors to
+ * eventfds with ifcvf_sim_set_irq().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ifcvf_io.h"
+
+struct ifcvf_sim;
+
+enum ifcvf_sim_profile {
+	/* 0x1af4:0x1041, subsystem 0x8086:0x001a; LM block in BAR4. */
+	IFCVF_SIM_PROFILE_IFCVF,
+	/* QEMU's virtio-net-pci: subsystem 0x1af4:0x1100, all in BAR4. */
+	IFCVF_SIM_PROFILE_VIRTIO,
+};
+
+struct ifcvf_sim_params {
+	const char *name;		/* for logs and the thread name */
+	enum ifcvf_sim_profile profile;
+	uint16_t nr_queue_pairs;	/* 1 .. 32 */
+	uint16_t max_queue_size;	/* 0: profile default */
+	uint8_t mac[6];
+	uint64_t features;		/* 0: profile default */
+};
+
+/* Features offered when ifcvf_sim_params.features is 0. */
+uint64_t ifcvf_sim_default_features(enum ifcvf_sim_profile profile);
+
+/* Returns NULL with errno set on bad parameters or no memory. */
+struct ifcvf_sim *ifcvf_sim_create(const struct ifcvf_sim_params *p);
+/* Stops the datapath thread, disconnects the wire, frees everything. */
+void ifcvf_sim_destroy(struct ifcvf_sim *sim);
+const char *ifcvf_sim_name(const struct ifcvf_sim *sim);
+
+/* Register and config-space access: ctx is the struct ifcvf_sim *. */
+extern const struct ifcvf_io_ops ifcvf_sim_io_ops;
+/* Fill @io for this device (ops, ctx, BAR lengths). */
+void ifcvf_sim_get_io(struct ifcvf_sim *sim, struct ifcvf_io *io);
+
+/*
+ * The IOMMU: device DMA to IOVA is translated through these mappings
+ * only. Mappings may not overlap (-EEXIST); unmap takes exactly a range
+ * that was mapped (-ENOENT otherwise).
+ */
+int ifcvf_sim_dma_map(struct ifcvf_sim *sim, uint64_t vaddr, uint64_t iova,
+		      uint64_t len);
+int ifcvf_sim_dma_unmap(struct ifcvf_sim *sim, uint64_t iova, uint64_t len);
+unsigned int ifcvf_sim_dma_map_count(struct ifcvf_sim *sim);
+/* DMA accesses refused because no mapping covered them. */
+uint64_t ifcvf_sim_dma_faults(struct ifcvf_sim *sim);
+
+/*
+ * MSI-X: vector 0 .. nr_vectors - 1 raises by writing 1 to @fd; -1
+ * detaches. Vectors are 2 * nr_queue_pairs + 1.
+ */
+int ifcvf_sim_set_irq(struct ifcvf_sim *sim, uint16_t vector, int fd);
+uint16_t ifcvf_sim_nr_vectors(const struct ifcvf_sim *sim);
+
+/*
+ * The wire. A looped VF receives what it sends; two connected VFs receive
+ * each other's packets. Pair i's TX lands on the peer's RX queue of pair
+ * i modulo the peer's pairs. A VF on no wire drops what it sends.
+ */
+int ifcvf_sim_wire_loop(struct ifcvf_sim *sim);
+int ifcvf_sim_wire_connect(struct ifcvf_sim *a, struct ifcvf_sim *b);
+void ifcvf_sim_wire_disconnect(struct ifcvf_sim *sim);
+
+enum ifcvf_sim_fault {
+	IFCVF_SIM_FAULT_RESET_STUCK,	/* device_status never reads 0 */
+	IFCVF_SIM_FAULT_QUEUE_ENABLE,	/* queue_enable does not stick */
+	IFCVF_SIM_FAULT_DMA,		/* every DMA access faults */
+	IFCVF_SIM_FAULT_FAILED,		/* device_status reads FAILED */
+	IFCVF_SIM_FAULT_NEEDS_RESET,	/* device_status reads NEEDS_RESET */
+	IFCVF_SIM_FAULT_MAX,
+};
+
+void ifcvf_sim_set_fault(struct ifcvf_sim *sim, enum ifcvf_sim_fault f,
+			 bool on);
+
+/* Device config: link state (raises the config vector) and MAC. */
+void ifcvf_sim_set_link(struct ifcvf_sim *sim, bool up);
+
+/*
+ * Ground truth of device writes: every 4 KiB IOVA page the device wrote
+ * since the last reset of the record, whether or not logging was on.
+ */
+void ifcvf_sim_truth_reset(struct ifcvf_sim *sim);
+/* Copies up to @max page frame numbers, sorted; returns how many exist. */
+size_t ifcvf_sim_truth_pages(struct ifcvf_sim *sim, uint64_t *pfns,
+			     size_t max);
+
+struct ifcvf_sim_queue_info {
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+	uint16_t size;
+	uint16_t vector;
+	uint16_t last_avail_idx;	/* next avail entry the device reads */
+	uint16_t last_used_idx;		/* next used entry the device writes */
+	bool enabled;
+	bool broken;			/* stopped on a malformed ring */
+};
+
+struct ifcvf_sim_queue_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t descs;		/* descriptor chains completed */
+	uint64_t kicks;		/* doorbell writes */
+	uint64_t irqs;		/* interrupts raised */
+	uint64_t drops;		/* packets lost: no RX buffer, too big */
+};
+
+int ifcvf_sim_queue_info(struct ifcvf_sim *sim, uint16_t qid,
+			 struct ifcvf_sim_queue_info *info);
+int ifcvf_sim_queue_stats(struct ifcvf_sim *sim, uint16_t qid,
+			  struct ifcvf_sim_queue_stats *st);
+uint8_t ifcvf_sim_status(struct ifcvf_sim *sim);
+uint64_t ifcvf_sim_driver_features(struct ifcvf_sim *sim);
+
+#endif /* IFCVF_SIM_H */
