@@ -24,7 +24,7 @@ lib/eal/include/rte_eal_paging.h
 "
 
 packages="libdpdk-dev dpdk dpdk-dev dpdk-doc meson ninja-build pkg-config gcc
-dpkg-dev python3 iproute2"
+dpkg-dev python3 make"
 
 die() {
 	echo "setup: error: $*" >&2

@@ -403,6 +403,7 @@ sim_reset(struct ifcvf_sim *sim)
 	sim->isr = 0;
 	for (i = 0; i < SIM_MAX_QUEUES; i++)
 		sim_queue_reset(sim, &sim->q[i]);
+	sim_dp_backlog_flush(sim);
 }
 
 static void
@@ -1101,6 +1102,7 @@ sim_setup(struct ifcvf_sim *sim, const struct ifcvf_sim_params *p)
 		sim->irq_fd[i] = -1;
 	sim_layout(sim);
 	sim_cfg_build(sim);
+	sim_dp_backlog_init(sim);
 	sim_reset(sim);
 	pthread_mutex_init(&sim->lock, NULL);
 	pthread_mutex_init(&sim->wake_lock, NULL);
@@ -1110,6 +1112,7 @@ sim_setup(struct ifcvf_sim *sim, const struct ifcvf_sim_params *p)
 static void
 sim_teardown(struct ifcvf_sim *sim)
 {
+	sim_dp_backlog_fini(sim);
 	pthread_cond_destroy(&sim->wake_cond);
 	pthread_mutex_destroy(&sim->wake_lock);
 	pthread_mutex_destroy(&sim->lock);
@@ -1138,10 +1141,8 @@ ifcvf_sim_create(const struct ifcvf_sim_params *p)
 	ret = sim_iommu_init(sim);
 	if (ret != 0)
 		goto fail;
-	sim_dp_backlog_init(sim);
 	ret = sim_thread_start(sim);
 	if (ret != 0) {
-		sim_dp_backlog_fini(sim);
 		sim_iommu_fini(sim);
 		goto fail;
 	}
@@ -1162,7 +1163,6 @@ ifcvf_sim_destroy(struct ifcvf_sim *sim)
 		return;
 	ifcvf_sim_wire_disconnect(sim);
 	sim_thread_stop(sim);
-	sim_dp_backlog_fini(sim);
 	sim_iommu_fini(sim);
 	SIM_LOG(INFO, "%s: destroyed", sim->name);
 	/* The irq fds belong to the bus glue: not closed here. */

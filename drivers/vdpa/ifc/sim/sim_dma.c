@@ -141,7 +141,8 @@ sim_xlate_check(const struct ifcvf_sim *sim, uint64_t iova, uint64_t last)
 
 		if (last <= m_last)
 			return first;
-		if (i + 1 >= sim->nr_maps || sim->maps[i + 1].iova != m_last + 1)
+		if (i + 1 >= sim->nr_maps ||
+		    sim->maps[i + 1].iova != m_last + 1)
 			return -1;
 	}
 }

@@ -479,16 +479,19 @@ sim_tx_queue(struct ifcvf_sim *sim, uint16_t qid)
 	if (sim_round_start(&r, sim, qid) < 0)
 		return false;
 	while (r.chains < SIM_BATCH && sim_pending(&r) > 0) {
-		struct sim_pkt *pkt;
+		struct sim_pkt *pkt = NULL;
 		uint16_t head;
+		int ret;
 
-		if (sim_avail_head(&r, 0, &head) < 0 ||
-		    sim_tx_chain(&r, head, buf, &pkt) < 0)
+		if (sim_avail_head(&r, 0, &head) < 0)
 			break;
+		ret = sim_tx_chain(&r, head, buf, &pkt);
 		if (pkt != NULL) {
 			*tail = pkt;
 			tail = &pkt->next;
 		}
+		if (ret < 0)
+			break;
 	}
 	more = sim_round_finish(&r) || r.chains >= SIM_BATCH;
 	sim_tx_deliver(sim, qid, pkts);
@@ -541,7 +544,8 @@ sim_rx_chain(struct sim_round *r, uint16_t head, const struct sim_rx_src *src,
 			continue;
 		}
 		n = RTE_MIN(d.len, src->len - off - *done);
-		if (n > 0 && sim_rx_put(r->sim, d.addr, src, off + *done, n) != 0)
+		if (n > 0 &&
+		    sim_rx_put(r->sim, d.addr, src, off + *done, n) != 0)
 			return sim_round_fail(r, "DMA fault on an RX buffer");
 		*done += n;
 	}
@@ -736,22 +740,38 @@ sim_dp_backlog_init(struct ifcvf_sim *sim)
 	}
 }
 
+static void
+backlog_drop_all(struct sim_backlog *b)
+{
+	while (b->head != NULL) {
+		struct sim_pkt *next = b->head->next;
+
+		free(b->head);
+		b->head = next;
+	}
+	b->tail = NULL;
+	b->count = 0;
+}
+
+void
+sim_dp_backlog_flush(struct ifcvf_sim *sim)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(sim->backlog); i++) {
+		pthread_mutex_lock(&sim->backlog[i].lock);
+		backlog_drop_all(&sim->backlog[i]);
+		pthread_mutex_unlock(&sim->backlog[i].lock);
+	}
+}
+
 void
 sim_dp_backlog_fini(struct ifcvf_sim *sim)
 {
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(sim->backlog); i++) {
-		struct sim_backlog *b = &sim->backlog[i];
-
-		while (b->head != NULL) {
-			struct sim_pkt *next = b->head->next;
-
-			free(b->head);
-			b->head = next;
-		}
-		b->tail = NULL;
-		b->count = 0;
-		pthread_mutex_destroy(&b->lock);
+		backlog_drop_all(&sim->backlog[i]);
+		pthread_mutex_destroy(&sim->backlog[i].lock);
 	}
 }

@@ -171,5 +171,7 @@ void sim_dp_deliver(struct ifcvf_sim *sim, uint16_t pair,
 		    struct sim_pkt *pkt);
 void sim_dp_backlog_init(struct ifcvf_sim *sim);
 void sim_dp_backlog_fini(struct ifcvf_sim *sim);
+/* A reset drops the frames waiting for RX buffers, as a NIC does. */
+void sim_dp_backlog_flush(struct ifcvf_sim *sim);
 
 #endif /* IFCVF_SIM_PRIV_H */
