@@ -24,7 +24,8 @@ lib/eal/include/rte_eal_paging.h
 "
 
 packages="libdpdk-dev dpdk dpdk-dev dpdk-doc meson ninja-build pkg-config gcc
-dpkg-dev python3 make"
+dpkg-dev python3 make
+qemu-system-x86 busybox-static cpio"
 
 die() {
 	echo "setup: error: $*" >&2

@@ -2,11 +2,14 @@
  * Copyright(c) 2026 The ifcvf-vdpa authors
  */
 
+#define _GNU_SOURCE	/* memfd_create() */
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -46,17 +49,53 @@ vdrv_mem_init(struct vdrv_mem *m, uint64_t gpa, uint64_t len)
 	m->gpa = gpa;
 	m->len = len;
 	m->used = 0;
+	m->fd = -1;
+	return 0;
+}
+
+int
+vdrv_mem_init_memfd(struct vdrv_mem *m, uint64_t gpa, uint64_t len)
+{
+	void *p;
+	int fd, ret;
+
+	if (len == 0 || (gpa & (VDRV_PAGE_SIZE - 1)) != 0)
+		return -EINVAL;
+	len = align_up(len, VDRV_PAGE_SIZE);
+	fd = memfd_create("vdrv-guest-mem", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	m->host = p;
+	m->gpa = gpa;
+	m->len = len;
+	m->used = 0;
+	m->fd = fd;
 	return 0;
 }
 
 void
 vdrv_mem_fini(struct vdrv_mem *m)
 {
-	if (m->host != NULL)
+	if (m->host != NULL) {
 		munmap(m->host, m->len);
+		if (m->fd >= 0)
+			close(m->fd);
+	}
 	m->host = NULL;
 	m->len = 0;
 	m->used = 0;
+	m->fd = -1;
 }
 
 void *
@@ -396,6 +435,28 @@ vdrv_tx_post(struct vdrv_vq *vq, const void *frame, uint32_t len,
 	slot_copy(s, 0, hdr, sizeof(hdr), true);
 	slot_copy(s, VDRV_NET_HDR_LEN, (void *)(uintptr_t)frame, len, true);
 	return post_slot_chain(vq, head, opts->indirect, 0);
+}
+
+int
+vdrv_tx_post_gpa(struct vdrv_vq *vq, uint64_t gpa, uint32_t len)
+{
+	struct vdrv_slot *s;
+	int head;
+
+	head = vdrv_vq_take_desc(vq);
+	if (head < 0)
+		return head;
+	s = &vq->slot[head];
+	/* No pieces in the slot's area: nothing to check on reap. */
+	s->nr_seg = 0;
+	s->nr_desc = 1;
+	s->in_use = true;
+	vq->desc[head].addr = gpa;
+	vq->desc[head].len = len;
+	vq->desc[head].flags = 0;
+	vq->desc[head].next = 0;
+	vdrv_vq_publish(vq, (uint16_t)head);
+	return head;
 }
 
 int

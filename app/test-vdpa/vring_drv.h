@@ -9,8 +9,10 @@
  * A guest-side virtio-net driver living in plain process memory, for the
  * simulator's tests and demo.
  *
- * - struct vdrv_mem: "guest memory", one anonymous mapping with a
- *   guest-physical base. The caller maps it into a simulator with
+ * - struct vdrv_mem: "guest memory", one mapping with a guest-physical
+ *   base, anonymous (vdrv_mem_init) or shared and backed by a memfd
+ *   (vdrv_mem_init_memfd) that a vhost-user frontend hands to its
+ *   backend. The caller maps it into a simulator with
  *   ifcvf_sim_dma_map(sim, (uint64_t)mem.host, mem.gpa, mem.len), so that
  *   IOVA = GPA as under vDPA.
  * - struct vdrv_vq: a split virtqueue in guest memory, posting TX frames
@@ -46,10 +48,16 @@ struct vdrv_mem {
 	uint64_t gpa;		/* guest-physical address of host[0] */
 	uint64_t len;
 	uint64_t used;		/* bump allocator offset */
+	int fd;			/* the backing memfd, -1 if anonymous */
 };
 
 /* Map @len bytes (rounded up to a page) at guest-physical @gpa. */
 int vdrv_mem_init(struct vdrv_mem *m, uint64_t gpa, uint64_t len);
+/*
+ * The same, shared and backed by a memfd (MFD_CLOEXEC) of exactly the
+ * mapping's length, kept open in m->fd until vdrv_mem_fini().
+ */
+int vdrv_mem_init_memfd(struct vdrv_mem *m, uint64_t gpa, uint64_t len);
 void vdrv_mem_fini(struct vdrv_mem *m);
 /*
  * Carve @len bytes aligned to @align (a power of two) out of @m, zeroed.
@@ -141,6 +149,13 @@ void vdrv_vq_reset(struct vdrv_vq *vq);
  */
 int vdrv_tx_post(struct vdrv_vq *vq, const void *frame, uint32_t len,
 		 const struct vdrv_tx_opts *opts);
+/*
+ * Post a TX chain of one descriptor pointing at [@gpa, @gpa + @len), a
+ * buffer the caller laid out (header included) anywhere in guest memory,
+ * e.g. another region. Reaped like any chain. Returns the head id or
+ * -ENOSPC.
+ */
+int vdrv_tx_post_gpa(struct vdrv_vq *vq, uint64_t gpa, uint32_t len);
 /*
  * Post an RX buffer of @len bytes (0 = the slot's capacity), split over
  * @nr_segs device-writable descriptors (0 = 1). Returns the head id or a

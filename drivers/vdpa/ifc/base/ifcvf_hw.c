@@ -582,7 +582,11 @@ ifcvf_hw_stop(struct ifcvf_hw *hw)
 	uint16_t q;
 
 	common_write(hw, VIRTIO_PCI_COMMON_MSIX, 2, IFCVF_MSI_NO_VECTOR);
-	for (q = 0; q < hw->nr_vring; q++) {
+	/*
+	 * Only an IFCVF stops one queue (and saves its ring state): virtio
+	 * 1.0 forbids writing 0 to queue_enable, the reset stops them all.
+	 */
+	for (q = 0; q < hw->nr_vring && hw->has_lm; q++) {
 		common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
 		if (!common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2))
 			continue;

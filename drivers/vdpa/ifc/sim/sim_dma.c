@@ -18,6 +18,8 @@
 #endif
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -383,6 +385,24 @@ sim_map_overlaps(const struct ifcvf_sim *sim, unsigned int i, uint64_t iova,
 	return i < sim->nr_maps && sim->maps[i].iova <= last;
 }
 
+/*
+ * Fault in [vaddr, vaddr + len) for writing, as VFIO pins what it maps:
+ * memory that is not there (a file shorter than its mapping) or not
+ * writable is refused now rather than faulting the datapath later.
+ */
+static int
+sim_pin(uint64_t vaddr, uint64_t len)
+{
+	uint64_t page = (uint64_t)getpagesize();
+	uint64_t start = vaddr & ~(page - 1);
+	uint64_t end = (vaddr + len + page - 1) & ~(page - 1);
+
+	if (madvise((void *)(uintptr_t)start, end - start,
+		    MADV_POPULATE_WRITE) == 0 || errno == EINVAL)
+		return 0;
+	return -EFAULT;
+}
+
 int
 ifcvf_sim_dma_map(struct ifcvf_sim *sim, uint64_t vaddr, uint64_t iova,
 		  uint64_t len)
@@ -394,6 +414,9 @@ ifcvf_sim_dma_map(struct ifcvf_sim *sim, uint64_t vaddr, uint64_t iova,
 	if (sim == NULL || vaddr == 0 || !sim_range_last(iova, len, &last) ||
 	    !sim_range_last(vaddr, len, &vlast))
 		return -EINVAL;
+	ret = sim_pin(vaddr, len);
+	if (ret != 0)
+		return ret;
 
 	pthread_rwlock_wrlock(&sim->iommu_lock);
 	i = sim_map_upper(sim, iova);

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#ifndef VU_FRONTEND_H
+#define VU_FRONTEND_H
+
+/*
+ * A small vhost-user frontend (the "master", a socket client) for the
+ * tests: plain C over a unix socket, no DPDK.
+ *
+ * Two levels:
+ * - raw messages: vu_send() any request with any payload and fds, and
+ *   vu_recv() one message, so that a test can send hostile values;
+ * - one wrapper per request, which fills the payload, asks for a REPLY_ACK
+ *   when that protocol feature is negotiated, and reads the reply.
+ *
+ * Every receive has a timeout (vu_conn.timeout_ms). Return values: 0 (or
+ * a byte count for vu_recv), -ETIMEDOUT, -ECONNRESET when the backend
+ * closed the connection, -EPROTO for a malformed reply, -EREMOTEIO when
+ * the backend answered a REPLY_ACK with a failure, another -errno for a
+ * socket error.
+ *
+ * Ring addresses (vu_set_vring_addr) are in the frontend's own address
+ * space, as the vhost-user protocol wants: each memory region says where
+ * it lives in the frontend (uaddr) and in the guest (gpa).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VU_MAX_REGIONS		8
+#define VU_MAX_FDS		8
+#define VU_MAX_PAYLOAD		512
+#define VU_DEF_TIMEOUT_MS	2000
+
+/* Message flags. */
+#define VU_VERSION		0x1
+#define VU_FLAG_REPLY		(1u << 2)
+#define VU_FLAG_NEED_REPLY	(1u << 3)
+
+/* SET_VRING_KICK / _CALL payload: queue index, and "no fd" bit. */
+#define VU_VRING_IDX_MASK	0xffu
+#define VU_VRING_NOFD		(1u << 8)
+
+/* Requests (frontend to backend), as numbered by the protocol. */
+enum vu_request {
+	VU_GET_FEATURES = 1,
+	VU_SET_FEATURES = 2,
+	VU_SET_OWNER = 3,
+	VU_RESET_OWNER = 4,
+	VU_SET_MEM_TABLE = 5,
+	VU_SET_LOG_BASE = 6,
+	VU_SET_LOG_FD = 7,
+	VU_SET_VRING_NUM = 8,
+	VU_SET_VRING_ADDR = 9,
+	VU_SET_VRING_BASE = 10,
+	VU_GET_VRING_BASE = 11,
+	VU_SET_VRING_KICK = 12,
+	VU_SET_VRING_CALL = 13,
+	VU_SET_VRING_ERR = 14,
+	VU_GET_PROTOCOL_FEATURES = 15,
+	VU_SET_PROTOCOL_FEATURES = 16,
+	VU_GET_QUEUE_NUM = 17,
+	VU_SET_VRING_ENABLE = 18,
+	VU_SEND_RARP = 19,
+	VU_NET_SET_MTU = 20,
+	VU_SET_STATUS = 39,
+	VU_GET_STATUS = 40,
+};
+
+/* Feature bits of the vhost-user layer. */
+#define VU_F_LOG_ALL		26	/* VHOST_F_LOG_ALL */
+#define VU_F_PROTOCOL_FEATURES	30	/* VHOST_USER_F_PROTOCOL_FEATURES */
+
+/* Protocol feature bits. */
+#define VU_PF_MQ		0
+#define VU_PF_LOG_SHMFD		1
+#define VU_PF_RARP		2
+#define VU_PF_REPLY_ACK		3
+#define VU_PF_MTU		4
+#define VU_PF_SLAVE_REQ		5
+#define VU_PF_SLAVE_SEND_FD	10
+#define VU_PF_HOST_NOTIFIER	11
+#define VU_PF_STATUS		16
+
+/* Payloads. */
+struct vu_vring_state {
+	uint32_t index;
+	uint32_t num;
+};
+
+struct vu_vring_addr {
+	uint32_t index;
+	uint32_t flags;		/* bit 0: log used ring writes (log_gpa) */
+	uint64_t desc;		/* frontend addresses */
+	uint64_t used;
+	uint64_t avail;
+	uint64_t log_gpa;	/* guest-physical address of the used ring */
+};
+
+struct vu_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;
+	uint64_t mmap_offset;
+};
+
+struct vu_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vu_region regions[VU_MAX_REGIONS];
+};
+
+struct vu_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
+struct vu_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;		/* payload bytes that follow */
+} __attribute__((packed));
+
+struct vu_msg {
+	struct vu_hdr hdr;
+	union {
+		uint64_t u64;
+		struct vu_vring_state state;
+		struct vu_vring_addr addr;
+		struct vu_memory mem;
+		struct vu_log log;
+		uint8_t raw[VU_MAX_PAYLOAD];
+	} payload;
+	int fds[VU_MAX_FDS];	/* received fds: the caller closes them */
+	unsigned int nr_fds;
+};
+
+struct vu_conn {
+	int fd;
+	int timeout_ms;		/* every receive; 0: VU_DEF_TIMEOUT_MS */
+	uint64_t features;	/* as last sent with SET_FEATURES */
+	uint64_t protocol;	/* as last sent with SET_PROTOCOL_FEATURES */
+	bool reply_ack;		/* ask for acks (REPLY_ACK negotiated) */
+};
+
+/* ---- Connection ---- */
+
+/* Connect to @path, retrying until it accepts or @timeout_ms pass. */
+int vu_connect(struct vu_conn *c, const char *path, int timeout_ms);
+void vu_close(struct vu_conn *c);
+
+/* ---- Raw messages ---- */
+
+/*
+ * Send a header {@request, @flags, @size} and @size payload bytes, with
+ * @nr_fds descriptors attached. @flags is sent as is (include
+ * VU_VERSION). Sends exactly what it is given: @size need not match
+ * what the request expects.
+ */
+int vu_send(struct vu_conn *c, uint32_t request, uint32_t flags,
+	    const void *payload, uint32_t size, const int *fds,
+	    unsigned int nr_fds);
+/* Send only @len bytes of a message's header and payload (a torn send). */
+int vu_send_partial(struct vu_conn *c, const struct vu_hdr *hdr,
+		    const void *payload, uint32_t len);
+/* Receive one message within the timeout; returns its payload size. */
+int vu_recv(struct vu_conn *c, struct vu_msg *m);
+/*
+ * Wait for the reply to @request; checks its request and reply flag.
+ * @want_size: the payload size it must have, or -1 for any.
+ */
+int vu_recv_reply(struct vu_conn *c, uint32_t request, int want_size,
+		  struct vu_msg *m);
+
+/*
+ * Send @request with a payload, asking for an ack when c->reply_ack; then
+ * read the ack. The workhorse of the wrappers below, usable with any
+ * payload.
+ */
+int vu_request(struct vu_conn *c, uint32_t request, const void *payload,
+	       uint32_t size, const int *fds, unsigned int nr_fds);
+
+/* ---- Wrappers ---- */
+
+int vu_get_u64(struct vu_conn *c, uint32_t request, uint64_t *val);
+int vu_get_features(struct vu_conn *c, uint64_t *features);
+int vu_set_features(struct vu_conn *c, uint64_t features);
+int vu_set_owner(struct vu_conn *c);
+int vu_get_protocol_features(struct vu_conn *c, uint64_t *features);
+/* Also turns acks on when REPLY_ACK is in @features. */
+int vu_set_protocol_features(struct vu_conn *c, uint64_t features);
+int vu_get_queue_num(struct vu_conn *c, uint64_t *num);
+/* @fds[i] backs regions[i]. */
+int vu_set_mem_table(struct vu_conn *c, const struct vu_region *regions,
+		     const int *fds, unsigned int n);
+int vu_set_vring_num(struct vu_conn *c, uint32_t index, uint32_t num);
+int vu_set_vring_addr(struct vu_conn *c, const struct vu_vring_addr *a);
+int vu_set_vring_base(struct vu_conn *c, uint32_t index, uint32_t num);
+/* The backend stops the queue and returns its next avail index. */
+int vu_get_vring_base(struct vu_conn *c, uint32_t index, uint32_t *num);
+/* @fd < 0 sends the "no fd" flag. */
+int vu_set_vring_kick(struct vu_conn *c, uint32_t index, int fd);
+int vu_set_vring_call(struct vu_conn *c, uint32_t index, int fd);
+int vu_set_vring_enable(struct vu_conn *c, uint32_t index, bool on);
+/*
+ * Hand the dirty log: @fd mapped from @offset for @size bytes. The
+ * backend always replies to this one (an empty payload for DPDK).
+ */
+int vu_set_log_base(struct vu_conn *c, int fd, uint64_t size,
+		    uint64_t offset);
+int vu_set_status(struct vu_conn *c, uint8_t status);
+int vu_get_status(struct vu_conn *c, uint8_t *status);
+
+/* Name of a request, for messages. */
+const char *vu_request_name(uint32_t request);
+
+#endif /* VU_FRONTEND_H */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#ifndef VU_GUEST_H
+#define VU_GUEST_H
+
+/*
+ * A virtio-net "guest" behind a vhost-user frontend: guest memory in
+ * memfd regions (vring_drv's struct vdrv_mem), split virtqueues laid out
+ * by vring_drv in region 0, and a vhost-user backend (the vDPA driver
+ * behind dpdk-vdpa) as the device. A kick is a write to the queue's kick
+ * eventfd, an interrupt a count on its call eventfd.
+ *
+ *   vu_guest_connect()      socket, SET_OWNER, features, protocol features
+ *   vu_guest_add_region()   memfd regions (region 0 holds the queues)
+ *   vu_guest_set_mem_table()
+ *   vu_guest_queues_init()  lay the queues out
+ *   vu_guest_start()        NUM/ADDR/BASE/CALL/ENABLE/KICK each, STATUS
+ *   vu_flow_*()             traffic from a TX queue to an RX queue
+ *   vu_guest_stop()         GET_VRING_BASE of each queue
+ *   vu_guest_fini()
+ *
+ * Everything a test may want to break is reachable: g->c for raw
+ * messages, g->mem[] and g->vq[] for addresses.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vring_drv.h"
+#include "vu_frontend.h"
+
+#define VU_GUEST_MAX_QUEUES	8
+#define VU_GUEST_GPA		0x100000ULL	/* region 0 */
+#define VU_GUEST_MEM_LEN	(16ULL << 20)
+
+struct vu_guest_params {
+	uint16_t nr_pairs;	/* 0: 1 */
+	uint16_t queue_size;	/* 0: 256 */
+	uint32_t buf_cap;	/* 0: 2048 */
+	uint64_t mem_len;	/* region 0; 0: VU_GUEST_MEM_LEN */
+	uint64_t gpa;		/* region 0; 0: VU_GUEST_GPA */
+	/*
+	 * Features asked for; the backend's offer masks them. 0: VERSION_1,
+	 * MRG_RXBUF, EVENT_IDX, MAC, PROTOCOL_FEATURES.
+	 */
+	uint64_t features;
+	/* Protocol features asked for; 0: REPLY_ACK, MQ, LOG_SHMFD, STATUS. */
+	uint64_t protocol;
+	int timeout_ms;		/* every reply; 0: VU_DEF_TIMEOUT_MS */
+};
+
+struct vu_guest {
+	struct vu_conn c;
+	uint64_t dev_features;	/* the backend's offer */
+	uint64_t dev_protocol;
+	uint64_t features;	/* negotiated */
+	uint64_t protocol;
+	uint64_t max_pairs;	/* GET_QUEUE_NUM */
+	uint16_t nr_queues;
+	uint16_t queue_size;
+	uint32_t buf_cap;
+	unsigned int nr_mem;
+	struct vdrv_mem mem[VU_MAX_REGIONS];
+	struct vdrv_vq vq[VU_GUEST_MAX_QUEUES];
+	int kickfd[VU_GUEST_MAX_QUEUES];
+	int callfd[VU_GUEST_MAX_QUEUES];
+	uint64_t irqs[VU_GUEST_MAX_QUEUES];	/* call counts read so far */
+	uint64_t kicks[VU_GUEST_MAX_QUEUES];
+	/* Dirty log: bit (p % 8) of byte p / 8 for guest page p (4 KiB). */
+	int log_fd;
+	uint8_t *log;
+	uint64_t log_size;
+	bool logging;		/* LOG_ALL sent */
+};
+
+/* Connect to @path and negotiate; region 0 is created too. */
+int vu_guest_connect(struct vu_guest *g, const char *path,
+		     const struct vu_guest_params *p);
+/* Add a memfd region of @len bytes at @gpa; returns its index. */
+int vu_guest_add_region(struct vu_guest *g, uint64_t gpa, uint64_t len);
+/* Describe the first @n regions (all: n = g->nr_mem) to the backend. */
+int vu_guest_set_mem_table(struct vu_guest *g, unsigned int n);
+/* The vhost-user description of region @i. */
+void vu_guest_region(const struct vu_guest *g, unsigned int i,
+		     struct vu_region *r);
+/* Lay out every queue in region 0 and create its eventfds. */
+int vu_guest_queues_init(struct vu_guest *g);
+/* The SET_VRING_ADDR payload of queue @qid's rings. */
+void vu_guest_vring_addr(const struct vu_guest *g, uint16_t qid,
+			 struct vu_vring_addr *a);
+/*
+ * Describe queue @qid (NUM, ADDR, BASE, CALL, ENABLE, then KICK last) to
+ * the backend; with @kick false the KICK is left to the caller.
+ */
+int vu_guest_queue_setup(struct vu_guest *g, uint16_t qid, bool kick);
+/* Set every queue up and, when STATUS is negotiated, DRIVER_OK. */
+int vu_guest_start(struct vu_guest *g);
+/* A round trip (GET_FEATURES): the backend has handled what came before. */
+int vu_guest_sync(struct vu_guest *g);
+/*
+ * GET_VRING_BASE of every queue into @bases (may be NULL): the backend
+ * stops the device.
+ */
+int vu_guest_stop(struct vu_guest *g, uint32_t *bases);
+/* Close the connection, the eventfds and the memory. */
+void vu_guest_fini(struct vu_guest *g);
+
+/* ---- Dirty log (live migration) ---- */
+
+/*
+ * Create a dirty log of @size bytes in a memfd (0: enough for every
+ * region) and hand it with SET_LOG_BASE (LOG_SHMFD must be negotiated).
+ */
+int vu_guest_set_log(struct vu_guest *g, uint64_t size);
+/* The same with a memfd of @file_len bytes (a hostile frontend's lie). */
+int vu_guest_set_log_ext(struct vu_guest *g, uint64_t size,
+			 uint64_t file_len);
+/*
+ * Start or stop logging as QEMU does: SET_FEATURES with LOG_ALL set or
+ * cleared, then SET_VRING_ADDR of every queue with the log flag set or
+ * cleared.
+ */
+int vu_guest_log_all(struct vu_guest *g, bool on);
+/* Whether the log marks the page of @gpa dirty. */
+bool vu_guest_log_test(const struct vu_guest *g, uint64_t gpa);
+/* Pages the log marks dirty. */
+uint64_t vu_guest_log_count(const struct vu_guest *g);
+void vu_guest_log_clear(struct vu_guest *g);
+
+void vu_guest_kick(struct vu_guest *g, uint16_t qid);
+/* Read the call eventfds: interrupts since the last call, all queues. */
+void vu_guest_poll_irqs(struct vu_guest *g);
+/* Wait up to @ms for an interrupt on any queue. */
+void vu_guest_wait_irq(struct vu_guest *g, int ms);
+
+/* ---- Traffic: test frames from a TX queue to an RX queue ---- */
+
+struct vu_flow {
+	struct vu_guest *txg;
+	struct vu_guest *rxg;
+	uint16_t txp;
+	uint16_t rxp;
+	uint32_t stream;
+	uint32_t total;
+	/* Optional: TX frames laid out in this region instead of the slots. */
+	struct vdrv_mem *tx_mem;
+	uint64_t tx_mem_off;	/* first byte of the frames' area */
+
+	uint32_t sent;
+	uint32_t tx_done;
+	uint32_t rcvd;
+	int err;
+	uint8_t frame[VDRV_FRAME_MAX];
+	uint8_t rx[VDRV_FRAME_MAX + VDRV_PAGE_SIZE];
+};
+
+void vu_flow_init(struct vu_flow *f, struct vu_guest *txg, uint16_t txp,
+		  struct vu_guest *rxg, uint16_t rxp, uint32_t stream,
+		  uint32_t total);
+/* Fill the RX ring and kick it. */
+void vu_flow_prime(struct vu_flow *f);
+/* Post, kick, reap and check; returns the work done. */
+unsigned int vu_flow_step(struct vu_flow *f);
+bool vu_flow_done(const struct vu_flow *f);
+/*
+ * Prime, then step until done, an error or @timeout_ms. 0 when every
+ * frame went through intact and in order.
+ */
+int vu_flow_run(struct vu_flow *f, int timeout_ms);
+void vu_flow_dump(const struct vu_flow *f);
+
+#endif /* VU_GUEST_H */
