@@ -485,9 +485,9 @@ def umount(mnt):
     subprocess.run(['umount', '-l', mnt], check=False)
 
 
-def test_hugepages_grow(env):
+def test_hugepages_grow(env, extra=''):
     mnt = setup_hugepages(env, 160)
-    tp = wired_with_peer(env, 2)
+    tp = wired_with_peer(env, 2, extra)
     out = env.run_traffic('traffic', env.sock(0), 2,
                           ['--count', 20000, '--grow-mb', 64], huge_dir=mnt)
     check('grew memory by 64 MiB: ok' in out, 'vdpa_traffic could not grow')
@@ -499,6 +499,15 @@ def test_hugepages_grow(env):
           'vdpa_ifcvf_sim0 closes left mappings: %s' % zero)
     print('  configured %d times, closes %s' % (confs, zero))
     finish(env, tp)
+
+
+def test_hugepages_grow_virtio(env):
+    """The same on VFs without ring-state registers: they cannot resume a
+    ring at its index after the new memory table, the driver puts them on
+    shadow rings."""
+    test_hugepages_grow(env, ',profile=virtio')
+    check(env.vdpa.count(r'vdpa_ifcvf_sim0: queues on shadow rings') > 0,
+          'the virtio-profile VF was not put on shadow rings')
 
 
 BAD_DEVARGS = [
@@ -671,6 +680,7 @@ TESTS = {
     'reconnect_100': test_reconnect_100,
     'kill9': test_kill9,
     'hugepages_grow': test_hugepages_grow,
+    'hugepages_grow_virtio': test_hugepages_grow_virtio,
     'bad_devargs': test_bad_devargs,
     'stats': test_stats,
 }

@@ -175,8 +175,13 @@ child_exec(const char *fifo, const char *vdev, const char *prefix)
 	dup2(out, 1);
 	dup2(out, 2);
 	snprintf(prog, sizeof(prog), "%s/app/test-vdpa/dpdk-vdpa", build_dir);
-	snprintf(plugin, sizeof(plugin), "%s/drivers/vdpa/ifc/librte_vdpa_ifc.so",
-		 build_dir);
+	/*
+	 * EAL refuses a -d path below a world-writable folder (a clone in
+	 * /tmp): a bare name, found through LD_LIBRARY_PATH.
+	 */
+	snprintf(plugin, sizeof(plugin), "%s/drivers/vdpa/ifc", build_dir);
+	setenv("LD_LIBRARY_PATH", plugin, 1);
+	snprintf(plugin, sizeof(plugin), "librte_vdpa_ifc.so");
 	snprintf(iface, sizeof(iface), "%s/sock", vdpa.dir);
 	snprintf(fp, sizeof(fp), "--file-prefix=%s", prefix);
 	snprintf(vd, sizeof(vd), "vdpa_ifcvf_sim0,%s", vdev);

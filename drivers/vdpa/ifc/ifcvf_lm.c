@@ -239,6 +239,27 @@ sw_setup(struct ifcvf_internal *ifc)
 	return 0;
 }
 
+/*
+ * A VF without ring-state registers starts its queues at index 0: rings
+ * the guest has used already (a reconnect, a memory-table update) need
+ * shadow rings, whose indices start at 0, to resume where they were.
+ */
+static bool
+needs_shadow(const struct ifcvf_internal *ifc)
+{
+	const struct ifcvf_vring *vr;
+	uint16_t qid;
+
+	if (ifc->hw.has_lm)
+		return false;
+	for (qid = 0; qid < ifc->nr_vring; qid++) {
+		vr = &ifc->hw.vring[qid];
+		if (vr->enable && (vr->last_avail_idx | vr->last_used_idx))
+			return true;
+	}
+	return false;
+}
+
 int
 ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log)
 {
@@ -250,7 +271,7 @@ ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log)
 	/* A VF without ring-state registers cannot leave the shadows. */
 	if (log)
 		ret = get_log(ifc, &base, &size);
-	if (ret == 0 && (log || ifc->stay_mediated))
+	if (ret == 0 && (log || ifc->stay_mediated || needs_shadow(ifc)))
 		ret = sw_setup(ifc);
 	if (ret == 0) {
 		ifc->logging = log;

@@ -681,6 +681,7 @@ static int
 change_queue(struct ifcvf_internal *ifc, uint16_t qid, bool enable)
 {
 	struct rte_vhost_memory *mem = NULL;
+	struct ifcvf_vring *vr;
 	int ret;
 
 	if (!enable && !ifc->mediated) {
@@ -704,8 +705,14 @@ change_queue(struct ifcvf_internal *ifc, uint16_t qid, bool enable)
 		return -EINVAL;
 	ret = vring_to_hw(ifc, mem, qid);
 	free(mem);
-	if (ret == 0 && ifc->mediated) {
-		ifc->hw.vring[qid].enable = true;
+	vr = &ifc->hw.vring[qid];
+	/*
+	 * Shadow rings have a layout per set of queues; a VF without
+	 * ring-state registers needs them to start a used ring past 0.
+	 */
+	if (ret == 0 && (ifc->mediated || (!ifc->hw.has_lm &&
+			 (vr->last_avail_idx | vr->last_used_idx)))) {
+		vr->enable = true;
 		return restart_device(ifc, ifc->logging);
 	}
 	if (ret == 0) {

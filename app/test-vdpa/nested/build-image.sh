@@ -1,0 +1,176 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The ifcvf-vdpa authors
+#
+# Build the nested suite's guest: Debian's kernel (fetched with
+# `apt-get download`, unpacked in the cache folder, never installed on
+# this host) and an initramfs holding busybox, the vfio modules, DPDK's
+# runtime from this host (ldd closure), the driver and the test apps.
+# The image is cached in <cache> under a key of all its inputs.
+#
+# usage: build-image.sh <cache> <guest-init> <librte_vdpa_ifc.so>
+#                       <dpdk-vdpa> <vdpa_traffic>
+# prints: <kernel> <initramfs>
+set -eu
+
+cache=$1
+init=$2
+driver=$3
+vdpa=$4
+traffic=$5
+
+multiarch=x86_64-linux-gnu
+pmd_dir=/usr/lib/$multiarch/dpdk/pmds-23.0
+# The PMDs EAL may load in the guest: every plugin in the folder must load.
+plugins="librte_bus_pci librte_bus_vdev librte_net_virtio librte_mempool_ring"
+modules="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_iommu_type1
+drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci"
+
+die() {
+	echo "build-image: $*" >&2
+	exit 1
+}
+
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+
+# The kernel: the package linux-image-amd64 depends on, fetched once.
+kernel_pkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n 1
+}
+
+fetch_kernel() {
+	kdir=$cache/kernel
+	if [ -f "$kdir/.done" ]; then
+		return 0
+	fi
+	pkg=$(kernel_pkg)
+	if [ -z "$pkg" ]; then
+		apt-get update -qq >/dev/null 2>&1 || true
+		pkg=$(kernel_pkg)
+	fi
+	[ -n "$pkg" ] || die "apt cannot resolve linux-image-amd64"
+	rm -rf "$kdir" "$cache"/linux-image-*.deb
+	# Stale package lists name a version the archive no longer serves.
+	if ! (cd "$cache" && apt-get download -qq "$pkg" >/dev/null 2>&1); then
+		apt-get update -qq >/dev/null 2>&1 || true
+		pkg=$(kernel_pkg)
+		(cd "$cache" && apt-get download -qq "$pkg" >/dev/null 2>&1) ||
+			die "apt-get download $pkg failed"
+	fi
+	deb=$(ls "$cache"/linux-image-*.deb | head -n 1)
+	mkdir -p "$kdir"
+	# Only the kernel and the modules the guest loads (the whole
+	# module tree would take 400 MB here).
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -x -C "$kdir" --wildcards './boot/vmlinuz-*' \
+			'*/kernel/drivers/vfio/*' '*/kernel/virt/lib/*' ||
+		die "cannot unpack $deb"
+	rm -f "$deb"
+	echo "$pkg" >"$kdir/.done"
+}
+
+fetch_kernel
+kdir=$cache/kernel
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
+kver=${vmlinuz##*/vmlinuz-}
+
+testpmd=$(command -v dpdk-testpmd) || die "dpdk-testpmd not found"
+busybox=$(command -v busybox) || die "busybox not found"
+for p in $plugins; do
+	[ -e "$pmd_dir/$p.so" ] || die "no $pmd_dir/$p.so"
+done
+
+key=$( {
+	cat "$kdir/.done" "$0" "$init" "$driver" "$vdpa" "$traffic" \
+		"$testpmd" "$busybox"
+	for p in $plugins; do cat "$pmd_dir/$p.so"; done
+	dpkg-query -W -f='${Version}\n' libdpdk-dev libc6 2>/dev/null
+} | sha256sum | cut -c1-16)
+image=$cache/initramfs-$key.cpio
+if [ -f "$image" ]; then
+	echo "$vmlinuz $image"
+	exit 0
+fi
+
+root=$cache/root.tmp
+rm -rf "$root"
+mkdir -p "$root"/usr/bin "$root"/usr/lib/$multiarch "$root"/usr/lib64 \
+	"$root"/usr/sbin "$root"/opt "$root"/modules \
+	"$root"/dev "$root"/proc "$root"/sys "$root"/tmp "$root"/run \
+	"$root"/mnt/huge "$root"/etc
+mkdir -p "$root$pmd_dir"
+for d in bin lib lib64 sbin; do
+	ln -s usr/$d "$root/$d"
+done
+mkdir -p "$root/var"
+ln -s ../run "$root/var/run"
+
+cp "$busybox" "$root/usr/bin/busybox"
+# The other applets are linked by /init (busybox --install).
+ln -s busybox "$root/usr/bin/sh"
+
+cp "$init" "$root/init"
+chmod 755 "$root/init"
+cp "$testpmd" "$root/usr/bin/dpdk-testpmd"
+cp "$vdpa" "$root/opt/dpdk-vdpa"
+cp "$traffic" "$root/opt/vdpa_traffic"
+cp "$driver" "$root/opt/librte_vdpa_ifc.so"
+
+for m in $modules; do
+	cp "$kdir/lib/modules/$kver/kernel/$m.ko" "$root/modules/" ||
+		die "module $m missing from $kver"
+done
+
+# Dependency closure of every ELF in the image, at the host's paths
+# (/lib is folded into /usr/lib as on the host).
+elfs="$testpmd $vdpa $traffic $driver"
+for p in $plugins; do elfs="$elfs $pmd_dir/$p.so"; done
+# shellcheck disable=SC2086 # a list of paths
+ldd $elfs 2>/dev/null | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }' |
+	sort -u | while read -r lib; do
+	dest=$(echo "$lib" | sed 's|^/lib/|/usr/lib/|; s|^/lib64/|/usr/lib64/|')
+	mkdir -p "$root$(dirname "$dest")"
+	# A PMD library reached through a symlink (librte_bus_pci.so.23 in
+	# /usr/lib) is one file, or the loader maps it twice and its
+	# constructors run twice (EAL panics on the second registration).
+	case $(readlink -f "$lib") in
+	"$pmd_dir"/*)
+		one="$pmd_dir/$(basename "$lib")"
+		[ -e "$root$one" ] || cp -L "$lib" "$root$one"
+		[ "$dest" = "$one" ] || [ -e "$root$dest" ] ||
+			ln -s "$one" "$root$dest"
+		;;
+	*)
+		[ -e "$root$dest" ] || cp -L "$lib" "$root$dest"
+		;;
+	esac
+done
+# glibc's pthread_cancel/exit loads libgcc_s at run time.
+gcc_s=$(ls /usr/lib/$multiarch/libgcc_s.so.1 /lib/$multiarch/libgcc_s.so.1 \
+	2>/dev/null | head -n 1)
+[ -n "$gcc_s" ] || die "no libgcc_s.so.1"
+cp -L "$gcc_s" "$root/usr/lib/$multiarch/libgcc_s.so.1"
+[ -e "$root/usr/lib64/ld-linux-x86-64.so.2" ] ||
+	die "the dynamic loader is not in the closure"
+
+# A plugin folder of exactly $plugins: EAL loads *.so and *.so.<ABI>
+# there, not the *.so.23 names ldd pulls in. Each plugin is a symlink to
+# its versioned copy, so a library both linked and loaded is loaded once.
+for p in $plugins; do
+	[ -e "$root$pmd_dir/$p.so.23" ] ||
+		cp -L "$pmd_dir/$p.so.23" "$root$pmd_dir/$p.so.23"
+	ln -s "$p.so.23" "$root$pmd_dir/$p.so"
+done
+
+echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$image.tmp" ||
+	die "cpio failed"
+mv "$image.tmp" "$image"
+rm -rf "$root"
+# Older images (other inputs) are stale.
+for f in "$cache"/initramfs-*.cpio; do
+	[ "$f" = "$image" ] || rm -f "$f"
+done
+echo "$vmlinuz $image"

@@ -1,0 +1,332 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The ifcvf-vdpa authors
+#
+# /init of the nested suite's guest. It binds the two virtio-net-pci
+# devices to vfio-pci, runs dpdk-vdpa with the driver on both, checks
+# traffic through them with two net_virtio_user frontends, then the
+# net_virtio fallback, and prints to the serial console:
+#   NESTED-TEST <name>: PASS|FAIL [reason]
+#   NESTED-RESULT: PASS|FAIL
+# followed by the logs, then powers off.
+#
+# Variables named PID_<name> and FD_<name> are set through eval; the
+# unquoted expansions split lists on purpose.
+# shellcheck disable=SC2086,SC2154
+
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin
+/usr/bin/busybox --install -s /usr/bin
+export LD_LIBRARY_PATH=/opt
+
+COUNT=2000	# frames per vdpa_traffic round
+CYCLES=3	# frontend disconnect/reconnect rounds
+PMD_ARGS="--total-num-mbufs=4096 --rxd=256 --txd=256"
+failed=0
+logs=""
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mkdir -p /dev/hugepages
+mount -t hugetlbfs huge /dev/hugepages
+
+say() {
+	echo "nested: $*"
+}
+
+# result <name> <0|1> [reason]
+result() {
+	if [ "$2" = 0 ]; then
+		echo "NESTED-TEST $1: PASS"
+	else
+		echo "NESTED-TEST $1: FAIL ${3:-}"
+		failed=1
+	fi
+}
+
+finish() {
+	dmesg >/tmp/dmesg.log
+	# dmesg first: the host shows the tail of the console on a failure.
+	for f in /tmp/dmesg.log $logs; do
+		echo "===== $f ====="
+		cat "$f"
+	done
+	if [ "$failed" = 0 ]; then
+		echo "NESTED-RESULT: PASS"
+	else
+		echo "NESTED-RESULT: FAIL"
+	fi
+	sync
+	poweroff -f
+	sleep 10
+}
+
+# wait_for <seconds> <command...>: poll until the command succeeds.
+wait_for() {
+	n=$(($1 * 5))
+	shift
+	up_dead=0
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		[ "$up_dead" = 1 ] && return 1
+		sleep 0.2
+		n=$((n - 1))
+	done
+	return 1
+}
+
+vmlck() {
+	sed -n 's/^VmLck:[ \t]*\([0-9]*\) kB/\1/p' "/proc/$1/status"
+}
+
+alive() {
+	[ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status"
+}
+
+# --- vfio-pci -------------------------------------------------------------
+
+bind_vfio() {
+	for m in irqbypass vfio vfio_iommu_type1 vfio_virqfd vfio-pci-core \
+		vfio-pci; do
+		insmod "/modules/$m.ko" || return 1
+	done
+	bdfs=""
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1af4 ] || continue
+		[ "$(cat "$d/device")" = 0x1041 ] || continue
+		bdfs="$bdfs ${d##*/}"
+	done
+	set -- $bdfs
+	[ $# = 2 ] || { say "found $# virtio-net devices: $bdfs"; return 1; }
+	BDF0=$1
+	BDF1=$2
+	for b in $BDF0 $BDF1; do
+		d=/sys/bus/pci/devices/$b
+		[ -e "$d/iommu_group" ] || { say "$b has no IOMMU group"; return 1; }
+		echo vfio-pci >"$d/driver_override"
+		echo "$b" >/sys/bus/pci/drivers_probe
+		g=$(basename "$(readlink "$d/iommu_group")")
+		[ "$(basename "$(readlink "$d/driver")")" = vfio-pci ] ||
+			{ say "$b is not bound to vfio-pci"; return 1; }
+		[ -c "/dev/vfio/$g" ] ||
+			{ say "no /dev/vfio/$g for $b"; return 1; }
+		say "$b: IOMMU group $g, vfio-pci"
+	done
+	return 0
+}
+
+# --- processes --------------------------------------------------------------
+
+# start_bg <name> <command...>: runs it with stdin on a fifo held open
+# (dpdk-vdpa and testpmd quit or spin at EOF); sets PID_<name>.
+start_bg() {
+	name=$1
+	shift
+	mkfifo "/tmp/$name.in"
+	"$@" <"/tmp/$name.in" >"/tmp/$name.log" 2>&1 &
+	eval "PID_$name=$!"
+	eval "exec ${FD_NEXT}>/tmp/$name.in"
+	eval "FD_$name=$FD_NEXT"
+	FD_NEXT=$((FD_NEXT + 1))
+	logs="$logs /tmp/$name.log"
+}
+FD_NEXT=3
+
+# stop_bg <name>: SIGINT, then wait up to 20 s; 0 when it exited by itself.
+stop_bg() {
+	eval "pid=\$PID_$1"
+	kill -INT "$pid" 2>/dev/null
+	if wait_for 20 eval "! alive $pid"; then
+		wait "$pid"
+		return 0
+	fi
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid"
+	return 1
+}
+
+# quit_vdpa: "q" on its stdin, the sample's clean exit (vhost sockets
+# unregistered, then rte_eal_cleanup: the PCI bus removes both devices).
+# 0 when it exited with 0 within 20 s.
+quit_vdpa() {
+	echo q >&"$FD_vdpa"
+	if wait_for 20 eval "! alive $PID_vdpa"; then
+		wait "$PID_vdpa"
+		return $?
+	fi
+	stop_bg vdpa
+	return 1
+}
+
+start_vdpa() {
+	rm -f /tmp/vdpa-0 /tmp/vdpa-1
+	start_bg vdpa /opt/dpdk-vdpa -l 0 --file-prefix vdpa \
+		-a "$BDF0,vdpa=1" -a "$BDF1,vdpa=1" -d librte_vdpa_ifc.so \
+		--log-level=pmd.vdpa.ifcvf_oot:info -- --iface /tmp/vdpa-
+	wait_for 60 up vdpa test -S /tmp/vdpa-1
+}
+
+# up <name> <command...>: for wait_for, the command's status; once <name>
+# has died, wait_for gives up at once.
+up() {
+	eval "upid=\$PID_$1"
+	shift
+	"$@" && return 0
+	alive "$upid" || { up_dead=1; return 1; }
+	return 1
+}
+
+start_macswap() {
+	start_bg "$1" dpdk-testpmd -l 0-1 --file-prefix "$1" --no-pci \
+		--single-file-segments \
+		--vdev "net_virtio_user1,path=/tmp/vdpa-1,queues=1" -- \
+		--forward-mode=macswap --port-topology=loop --stats-period=1 \
+		$PMD_ARGS
+	# Its stdout is a file: only the periodic stats are flushed.
+	wait_for 60 up "$1" grep -q "Port statistics" "/tmp/$1.log"
+}
+
+# traffic <name> [args]: vdpa_traffic on VF0's socket.
+traffic() {
+	name=$1
+	shift
+	logs="$logs /tmp/$name.log"
+	timeout 60 /opt/vdpa_traffic -l 0 --file-prefix "$name" --no-pci \
+		--single-file-segments \
+		--vdev "net_virtio_user0,path=/tmp/vdpa-0,queues=1" -- \
+		--count $COUNT "$@" >"/tmp/$name.log" 2>&1
+}
+
+# Frames testpmd received over all its runs' "Accumulated" blocks.
+macswap_rx() {
+	awk '/Accumulated forward statistics/ { a = 1 }
+	     a && /RX-packets:/ { print $2; exit }' "/tmp/$1.log"
+}
+
+# --- the tests ---------------------------------------------------------------
+
+say "kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs"
+if ! bind_vfio; then
+	result vfio-bind 1 "cannot bind both devices to vfio-pci"
+	finish
+fi
+result vfio-bind 0
+
+if ! start_vdpa; then
+	result vdpa-probe 1 "dpdk-vdpa did not create its sockets"
+	finish
+fi
+n=$(grep -c "queue pairs" /tmp/vdpa.log)
+if [ "$n" = 2 ]; then
+	result vdpa-probe 0
+else
+	result vdpa-probe 1 "$n of 2 devices probed by the driver"
+fi
+lck0=$(vmlck "$PID_vdpa")
+say "dpdk-vdpa VmLck before any frontend: $lck0 kB"
+
+# frontend -> VF0 -> hub -> VF1 -> testpmd macswap -> VF1 -> hub -> VF0
+if ! start_macswap macswap; then
+	result traffic 1 "testpmd on VF1's socket did not start forwarding"
+	finish
+fi
+lck1=$(vmlck "$PID_vdpa")
+say "dpdk-vdpa VmLck with testpmd connected: $lck1 kB"
+traffic traffic
+rc=$?
+if [ $rc = 0 ] && grep -q "result: PASS" /tmp/traffic.log; then
+	result traffic 0
+else
+	result traffic 1 "vdpa_traffic exit $rc"
+fi
+
+# MSI-X through VFIO, remapped by the IOMMU: config + 2 queue vectors.
+irqs_on=$(grep -c "IR-PCI-MSI.*vfio-msix.*($BDF1)" /proc/interrupts)
+traffic reconnect --cycles $CYCLES
+rc=$?
+if [ $rc = 0 ] && grep -q "cycles: $CYCLES of $CYCLES passed" /tmp/reconnect.log
+then
+	result reconnect-vf0 0
+else
+	result reconnect-vf0 1 "vdpa_traffic --cycles $CYCLES exit $rc"
+fi
+
+# The hub floods to every port but the sender's, so testpmd sees each
+# frame once: more means a device replayed a ring, fewer that it lost some.
+stop_bg macswap
+rx=$(macswap_rx macswap)
+want=$((COUNT * (CYCLES + 1)))
+if [ "${rx:-0}" = "$want" ]; then
+	result via-macswap 0
+else
+	result via-macswap 1 "testpmd received ${rx:-?} frames, $want were sent"
+fi
+
+# VF1 reconnect: a new testpmd, one more round.
+if start_macswap macswap2 && traffic traffic2; then
+	stop_bg macswap2
+	rx=$(macswap_rx macswap2)
+	if [ "${rx:-0}" = "$COUNT" ]; then
+		result reconnect-vf1 0
+	else
+		result reconnect-vf1 1 "testpmd received ${rx:-?} frames, $COUNT were sent"
+	fi
+else
+	stop_bg macswap2
+	result reconnect-vf1 1 "second testpmd on VF1 / traffic failed"
+fi
+
+# Every frontend is gone: the container must hold no pinned page.
+sleep 1
+lck2=$(vmlck "$PID_vdpa")
+say "dpdk-vdpa VmLck after the frontends left: $lck2 kB"
+if [ "${lck1:-0}" -le "${lck0:-0}" ]; then
+	result dma-unmapped 1 "no pinned memory while connected ($lck0 -> $lck1 kB)"
+elif [ "$lck2" != "$lck0" ]; then
+	result dma-unmapped 1 "VmLck $lck0 kB before, $lck2 kB after"
+elif grep -q "cannot unmap" /tmp/vdpa.log; then
+	result dma-unmapped 1 "the driver failed an unmap"
+else
+	result dma-unmapped 0
+fi
+
+irqs_off=$(grep -c "vfio-msix" /proc/interrupts)
+if [ "$irqs_on" = 3 ] && [ "$irqs_off" = 0 ]; then
+	result msix-vfio 0
+else
+	result msix-vfio 1 "$irqs_on remapped vectors on VF1 while connected, $irqs_off left after"
+fi
+
+quit_vdpa
+rc=$?
+# Any error, from EAL, VFIO, vhost or the driver, fails it.
+errors=$(grep -i "error\|fail\|cannot" /tmp/vdpa.log | grep -v -- "-FAILED: 0")
+if [ $rc = 0 ] && [ -z "$errors" ]; then
+	result vdpa-exit 0
+else
+	result vdpa-exit 1 "dpdk-vdpa exit $rc; $(echo "$errors" | head -n 1)"
+fi
+
+# Without vdpa=1, net_virtio keeps the devices, with the driver loaded.
+logs="$logs /tmp/virtio.log"
+(echo "show port info all"; echo "start tx_first"; sleep 3; echo "stop";
+	echo "quit") | timeout 120 dpdk-testpmd -l 0-1 --file-prefix virtio \
+	-a "$BDF0" -a "$BDF1" -d librte_vdpa_ifc.so -- -i $PMD_ARGS \
+	>/tmp/virtio.log 2>&1
+rc=$?
+n=$(grep -c "Driver name: net_virtio" /tmp/virtio.log)
+rx=$(awk '/Accumulated forward statistics/ { a = 1 }
+	  a && /RX-packets:/ { print $2; exit }' /tmp/virtio.log)
+if [ $rc = 0 ] && [ "$n" = 2 ] && [ "${rx:-0}" -gt 0 ]; then
+	result net-virtio 0
+else
+	result net-virtio 1 "exit $rc, $n net_virtio ports, ${rx:-?} frames"
+fi
+
+if dmesg | grep -i dmar | grep -qi fault; then
+	result no-dmar-fault 1 "$(dmesg | grep -i dmar | grep -i fault | head -n 3)"
+else
+	result no-dmar-fault 0
+fi
+finish
