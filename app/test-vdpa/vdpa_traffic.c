@@ -18,6 +18,7 @@
  *
  *   vdpa_traffic <EAL args> -- [--count N] [--window N] [--size N]
  *                [--timeout S] [--grow-mb N] [--cycles N] [--hold]
+ *                [--max-loss N]
  */
 
 #include <getopt.h>
@@ -63,6 +64,7 @@ static struct {
 	uint16_t size;		/* largest frame */
 	unsigned int timeout;	/* seconds without progress */
 	unsigned int grow_mb;	/* allocate this much mid-run */
+	uint32_t max_loss;	/* frames a queue may lose (a device reset) */
 	unsigned int cycles;	/* connect, check, disconnect this often */
 	bool hold;		/* wait for stdin before the last close */
 } opt = {
@@ -242,7 +244,7 @@ report(bool verbose)
 	for (q = 0; q < nb_queues; q++) {
 		struct queue_state *s = &qs[q];
 
-		qbad = s->received != opt.count || s->corrupt ||
+		qbad = opt.count - s->received > opt.max_loss || s->corrupt ||
 		       s->duplicate || s->misrouted;
 		if (verbose || qbad)
 			printf("queue %u: sent %u received %u lost %u corrupt %u duplicate %u misrouted %u\n",
@@ -385,6 +387,7 @@ parse_args(int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ "size", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "max-loss", required_argument, NULL, 'l' },
 		{ "grow-mb", required_argument, NULL, 'g' },
 		{ "cycles", required_argument, NULL, 'n' },
 		{ "hold", no_argument, NULL, 'h' },
@@ -405,6 +408,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 't':
 			opt.timeout = strtoul(optarg, NULL, 0);
+			break;
+		case 'l':
+			opt.max_loss = strtoul(optarg, NULL, 0);
 			break;
 		case 'g':
 			opt.grow_mb = strtoul(optarg, NULL, 0);
@@ -435,7 +441,7 @@ main(int argc, char **argv)
 	if (ret < 0)
 		return 2;
 	if (parse_args(argc - ret, argv + ret) < 0) {
-		fprintf(stderr, "usage: %s <EAL args> -- [--count N] [--window N] [--size N] [--timeout S] [--grow-mb N] [--cycles N] [--hold]\n",
+		fprintf(stderr, "usage: %s <EAL args> -- [--count N] [--window N] [--size N] [--timeout S] [--grow-mb N] [--cycles N] [--hold] [--max-loss N]\n",
 			argv[0]);
 		return 2;
 	}
