@@ -517,8 +517,8 @@ def test_hugepages_grow_virtio(env):
 BAD_DEVARGS = [
     ('qp=0', ['qp=0', '1 to 32']),
     ('profile=bogus', ['profile=bogus', 'ifcvf', 'virtio']),
-    ('nosuchkey=1', ['nosuchkey', 'qp', 'profile', 'wire', 'mac',
-                     'sw-live-migration']),
+    ('nosuchkey=1', ['unknown devarg "nosuchkey"', 'qp', 'profile',
+                     'wire', 'mac', 'sw-live-migration']),
 ]
 
 

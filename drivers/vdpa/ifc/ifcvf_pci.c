@@ -194,13 +194,9 @@ parse_args(struct rte_pci_device *pdev, bool *sw_lm)
 
 	if (da == NULL || da->args == NULL || da->args[0] == '\0')
 		return 0;
-	kv = rte_kvargs_parse(da->args, pci_args);
-	if (kv == NULL) {
-		IFCVF_LOG(ERR, "%s: bad devargs \"%s\": keys are %s=0|1 and %s=0|1",
-			  pdev->name, da->args, IFCVF_DEVARG_VDPA,
-			  IFCVF_DEVARG_SW_LM);
+	kv = ifcvf_kvargs_parse(pdev->name, da->args, pci_args);
+	if (kv == NULL)
 		return -EINVAL;
-	}
 	if (rte_kvargs_process(kv, IFCVF_DEVARG_VDPA, ifcvf_devarg_bool,
 			       &vdpa) ||
 	    rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,

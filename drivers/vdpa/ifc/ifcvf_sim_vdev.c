@@ -209,14 +209,9 @@ parse_args(struct rte_vdev_device *dev, struct ifcvf_sim_params *p,
 
 	if (args == NULL || *args == '\0')
 		return 0;
-	kv = rte_kvargs_parse(args, sim_args);
-	if (kv == NULL) {
-		IFCVF_LOG(ERR, "%s: bad devargs \"%s\": keys are %s, %s, %s, %s, %s, %s",
-			  rte_vdev_device_name(dev), args, SIM_ARG_QP,
-			  SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC,
-			  SIM_ARG_TRUTH, IFCVF_DEVARG_SW_LM);
+	kv = ifcvf_kvargs_parse(rte_vdev_device_name(dev), args, sim_args);
+	if (kv == NULL)
 		return -EINVAL;
-	}
 	memcpy(&mac, p->mac, sizeof(p->mac));
 	if (rte_kvargs_process(kv, SIM_ARG_QP, parse_qp, &p->nr_queue_pairs) ||
 	    rte_kvargs_process(kv, SIM_ARG_PROFILE, parse_profile,

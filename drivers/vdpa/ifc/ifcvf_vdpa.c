@@ -23,6 +23,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include <rte_kvargs.h>
 #include <rte_malloc.h>
 #include <rte_vhost.h>
 #include <vdpa_driver.h>
@@ -960,6 +961,36 @@ ifcvf_vdpa_unregister(struct ifcvf_internal *ifc)
 	pthread_mutex_unlock(&ifc->lock);
 	rte_vdpa_unregister_device(ifc->vdev);
 	pthread_mutex_destroy(&ifc->lock);
+}
+
+/* Parse @args; an unknown key is named, with the keys @valid accepts. */
+struct rte_kvargs *
+ifcvf_kvargs_parse(const char *dev, const char *args,
+		   const char * const valid[])
+{
+	struct rte_kvargs *kv = rte_kvargs_parse(args, NULL);
+	char keys[256] = "";
+	unsigned int i, j;
+
+	if (kv == NULL) {
+		IFCVF_LOG(ERR, "%s: cannot parse devargs \"%s\"", dev, args);
+		return NULL;
+	}
+	for (i = 0; i < kv->count; i++) {
+		for (j = 0; valid[j] != NULL; j++)
+			if (strcmp(kv->pairs[i].key, valid[j]) == 0)
+				break;
+		if (valid[j] != NULL)
+			continue;
+		for (j = 0; valid[j] != NULL; j++)
+			snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys),
+				 "%s%s", j > 0 ? ", " : "", valid[j]);
+		IFCVF_LOG(ERR, "%s: unknown devarg \"%s\": accepted keys are %s",
+			  dev, kv->pairs[i].key, keys);
+		rte_kvargs_free(kv);
+		return NULL;
+	}
+	return kv;
 }
 
 int

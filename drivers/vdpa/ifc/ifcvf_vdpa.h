@@ -129,6 +129,8 @@ struct ifcvf_internal {
 int ifcvf_vdpa_register(struct ifcvf_internal *ifc);
 void ifcvf_vdpa_unregister(struct ifcvf_internal *ifc);
 struct ifcvf_internal *ifcvf_vdpa_find(struct rte_vdpa_device *vdev);
+struct rte_kvargs *ifcvf_kvargs_parse(const char *dev, const char *args,
+				      const char * const valid[]);
 /* Parse sw-live-migration=0|1; -EINVAL with a message otherwise. */
 int ifcvf_devarg_bool(const char *key, const char *value, void *out);
 
