@@ -383,7 +383,6 @@ static int
 arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
-
 	int ret;
 
 	q->used_base = used_idx(q);
@@ -394,19 +393,31 @@ arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 	return ret;
 }
 
-/* Give vhost the ring state of a stopped queue. */
+/*
+ * The ring state of a stopped queue into hw.vring[]: an IFCVF saved it in
+ * its ring-state registers; a plain virtio VF completes in order and has
+ * nothing in flight once stopped, so its used ring tells.
+ */
 static void
-hand_back(struct ifcvf_internal *ifc, uint16_t qid)
+save_ring_state(struct ifcvf_internal *ifc, uint16_t qid)
 {
 	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
 	struct ifcvf_queue *q = &ifc->q[qid];
 
 	count_completed(q);
-	if (!ifc->hw.has_lm) {
-		/* In order, and no descriptor in flight once stopped. */
+	if (vr->enable && !ifc->hw.has_lm) {
 		vr->last_used_idx = used_idx(q);
 		vr->last_avail_idx = vr->last_used_idx;
 	}
+}
+
+/* Give vhost the ring state of a stopped queue. */
+static void
+hand_back(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+
+	save_ring_state(ifc, qid);
 	rte_vhost_set_vring_base(ifc->vid, qid, vr->last_avail_idx,
 				 vr->last_used_idx);
 }
@@ -440,22 +451,14 @@ disarm_queues(struct ifcvf_internal *ifc)
 static void
 pause_device(struct ifcvf_internal *ifc)
 {
-	struct ifcvf_vring *vr;
 	uint16_t qid;
 
 	disarm_queues(ifc);
 	ifcvf_hw_stop(&ifc->hw);
 	ifcvf_lm_drain(ifc);
 	ifcvf_lm_teardown(ifc);
-	for (qid = 0; qid < ifc->nr_vring; qid++) {
-		vr = &ifc->hw.vring[qid];
-		count_completed(&ifc->q[qid]);
-		if (vr->enable && !ifc->hw.has_lm) {
-			/* In order, and no descriptor in flight once stopped. */
-			vr->last_used_idx = used_idx(&ifc->q[qid]);
-			vr->last_avail_idx = vr->last_used_idx;
-		}
-	}
+	for (qid = 0; qid < ifc->nr_vring; qid++)
+		save_ring_state(ifc, qid);
 }
 
 /* Start the device on hw.vring[], logging dirty pages if @log. */
