@@ -35,6 +35,7 @@ static const char * const request_names[] = {
 	[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
 	[VU_SEND_RARP] = "SEND_RARP",
 	[VU_NET_SET_MTU] = "NET_SET_MTU",
+	[VU_SET_SLAVE_REQ_FD] = "SET_SLAVE_REQ_FD",
 	[VU_SET_STATUS] = "SET_STATUS",
 	[VU_GET_STATUS] = "GET_STATUS",
 };
@@ -107,7 +108,7 @@ vu_close(struct vu_conn *c)
 /* ---- Raw messages ---- */
 
 static int
-send_iov(struct vu_conn *c, struct iovec *iov, int n, const int *fds,
+send_iov(int fd, struct iovec *iov, int n, const int *fds,
 	 unsigned int nr_fds)
 {
 	union {
@@ -118,7 +119,7 @@ send_iov(struct vu_conn *c, struct iovec *iov, int n, const int *fds,
 	struct cmsghdr *cm;
 	ssize_t r;
 
-	if (c->fd < 0)
+	if (fd < 0)
 		return -ENOTCONN;
 	if (nr_fds > VU_MAX_FDS)
 		return -EINVAL;
@@ -136,7 +137,7 @@ send_iov(struct vu_conn *c, struct iovec *iov, int n, const int *fds,
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nr_fds);
 	}
 	do {
-		r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == EPIPE ? -ECONNRESET : -errno;
@@ -159,7 +160,7 @@ vu_send(struct vu_conn *c, uint32_t request, uint32_t flags,
 		{ .iov_base = (void *)(uintptr_t)payload, .iov_len = size },
 	};
 
-	return send_iov(c, iov, size > 0 ? 2 : 1, fds, nr_fds);
+	return send_iov(c->fd, iov, size > 0 ? 2 : 1, fds, nr_fds);
 }
 
 int
@@ -176,7 +177,7 @@ vu_send_partial(struct vu_conn *c, const struct vu_hdr *hdr,
 		iov[1].iov_len = len - sizeof(*hdr);
 		n = 2;
 	}
-	return send_iov(c, iov, n, NULL, 0);
+	return send_iov(c->fd, iov, n, NULL, 0);
 }
 
 /* Wait until @fd is readable or the deadline @end passes. */
@@ -227,8 +228,7 @@ take_fds(struct msghdr *mh, struct vu_msg *m)
 
 /* Read exactly @len bytes into @buf by the deadline (fds with the first). */
 static int
-read_full(struct vu_conn *c, void *buf, size_t len, struct vu_msg *m,
-	  int64_t end)
+read_full(int fd, void *buf, size_t len, struct vu_msg *m, int64_t end)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
@@ -241,7 +241,7 @@ read_full(struct vu_conn *c, void *buf, size_t len, struct vu_msg *m,
 	int ret;
 
 	while (got < len) {
-		ret = wait_readable(c->fd, end);
+		ret = wait_readable(fd, end);
 		if (ret < 0)
 			return ret;
 		memset(&mh, 0, sizeof(mh));
@@ -251,7 +251,7 @@ read_full(struct vu_conn *c, void *buf, size_t len, struct vu_msg *m,
 		mh.msg_iovlen = 1;
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = sizeof(ctl.buf);
-		r = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -264,26 +264,32 @@ read_full(struct vu_conn *c, void *buf, size_t len, struct vu_msg *m,
 	return 0;
 }
 
-int
-vu_recv(struct vu_conn *c, struct vu_msg *m)
+/* One message from @fd by the deadline @end; returns its payload size. */
+static int
+recv_msg(int fd, struct vu_msg *m, int64_t end)
 {
-	int64_t end = now_ms() + timeout_of(c);
 	int ret;
 
-	if (c->fd < 0)
+	if (fd < 0)
 		return -ENOTCONN;
 	memset(m, 0, sizeof(*m));
-	ret = read_full(c, &m->hdr, sizeof(m->hdr), m, end);
+	ret = read_full(fd, &m->hdr, sizeof(m->hdr), m, end);
 	if (ret < 0)
 		return ret;
 	if (m->hdr.size > sizeof(m->payload))
 		return -EPROTO;
 	if (m->hdr.size > 0) {
-		ret = read_full(c, &m->payload, m->hdr.size, m, end);
+		ret = read_full(fd, &m->payload, m->hdr.size, m, end);
 		if (ret < 0)
 			return ret;
 	}
 	return (int)m->hdr.size;
+}
+
+int
+vu_recv(struct vu_conn *c, struct vu_msg *m)
+{
+	return recv_msg(c->fd, m, now_ms() + timeout_of(c));
 }
 
 static void
@@ -549,4 +555,110 @@ vu_get_status(struct vu_conn *c, uint8_t *status)
 	if (ret == 0)
 		*status = (uint8_t)v;
 	return ret;
+}
+
+/* ---- Slave channel ---- */
+
+int
+vu_set_slave_req_fd(struct vu_conn *c, int *slave_fd)
+{
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	ret = vu_request(c, VU_SET_SLAVE_REQ_FD, NULL, 0, &sv[1], 1);
+	/* The backend holds its own copy now. */
+	close(sv[1]);
+	if (ret < 0) {
+		close(sv[0]);
+		return ret;
+	}
+	*slave_fd = sv[0];
+	return 0;
+}
+
+int
+vu_slave_recv(int slave_fd, int timeout_ms, struct vu_msg *m)
+{
+	return recv_msg(slave_fd, m, now_ms() + timeout_ms);
+}
+
+int
+vu_slave_reply(int slave_fd, const struct vu_msg *req, uint64_t result)
+{
+	struct vu_hdr hdr = {
+		.request = req->hdr.request,
+		.flags = VU_VERSION | VU_FLAG_REPLY,
+		.size = sizeof(result),
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = &result, .iov_len = sizeof(result) },
+	};
+
+	if ((req->hdr.flags & VU_FLAG_NEED_REPLY) == 0)
+		return 0;
+	return send_iov(slave_fd, iov, 2, NULL, 0);
+}
+
+void
+vu_host_notifiers_init(struct vu_host_notifier *hn, unsigned int n)
+{
+	unsigned int i;
+
+	memset(hn, 0, n * sizeof(*hn));
+	for (i = 0; i < n; i++)
+		hn[i].fd = -1;
+}
+
+void
+vu_host_notifiers_fini(struct vu_host_notifier *hn, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (hn[i].fd >= 0)
+			close(hn[i].fd);
+		hn[i].fd = -1;
+	}
+}
+
+/* A VRING_HOST_NOTIFIER_MSG into @hn; false when it is malformed. */
+static bool
+take_host_notifier(struct vu_msg *m, struct vu_host_notifier *hn,
+		   unsigned int n)
+{
+	const struct vu_vring_area *a = &m->payload.area;
+	unsigned int q = a->u64 & VU_VRING_IDX_MASK;
+	bool nofd = (a->u64 & VU_VRING_NOFD) != 0;
+
+	if (m->hdr.size != sizeof(*a) || q >= n ||
+	    m->nr_fds != (nofd ? 0u : 1u))
+		return false;
+	if (hn[q].fd >= 0)
+		close(hn[q].fd);
+	hn[q].fd = nofd ? -1 : m->fds[0];
+	hn[q].offset = nofd ? 0 : a->offset;
+	hn[q].size = nofd ? 0 : a->size;
+	hn[q].msgs++;
+	m->nr_fds = 0;
+	return true;
+}
+
+int
+vu_slave_handle(int slave_fd, struct vu_msg *m, struct vu_host_notifier *hn,
+		unsigned int n, uint64_t result)
+{
+	int ret;
+
+	if ((m->hdr.flags & 0x3) != VU_VERSION ||
+	    m->hdr.request != VU_SLAVE_VRING_HOST_NOTIFIER_MSG ||
+	    !take_host_notifier(m, hn, n)) {
+		fprintf(stderr, "vu: slave request %u (flags 0x%x, size %u, %u fds) refused\n",
+			m->hdr.request, m->hdr.flags, m->hdr.size, m->nr_fds);
+		close_fds(m);
+		result = 1;
+	}
+	ret = vu_slave_reply(slave_fd, m, result);
+	return ret < 0 ? ret : (int)m->hdr.request;
 }

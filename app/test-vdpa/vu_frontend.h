@@ -32,7 +32,7 @@
 #define VU_MAX_REGIONS		8
 #define VU_MAX_FDS		8
 #define VU_MAX_PAYLOAD		512
-#define VU_DEF_TIMEOUT_MS	2000
+#define VU_DEF_TIMEOUT_MS	10000
 
 /* Message flags. */
 #define VU_VERSION		0x1
@@ -65,8 +65,16 @@ enum vu_request {
 	VU_SET_VRING_ENABLE = 18,
 	VU_SEND_RARP = 19,
 	VU_NET_SET_MTU = 20,
+	VU_SET_SLAVE_REQ_FD = 21,
 	VU_SET_STATUS = 39,
 	VU_GET_STATUS = 40,
+};
+
+/* Requests on the slave channel (backend to frontend). */
+enum vu_slave_request {
+	VU_SLAVE_IOTLB_MSG = 1,
+	VU_SLAVE_CONFIG_CHANGE_MSG = 2,
+	VU_SLAVE_VRING_HOST_NOTIFIER_MSG = 3,
 };
 
 /* Feature bits of the vhost-user layer. */
@@ -117,6 +125,13 @@ struct vu_log {
 	uint64_t mmap_offset;
 };
 
+/* VRING_HOST_NOTIFIER_MSG payload: where to mmap a queue's doorbell. */
+struct vu_vring_area {
+	uint64_t u64;		/* queue index, VU_VRING_NOFD: no area */
+	uint64_t size;
+	uint64_t offset;	/* in the fd that comes with it */
+};
+
 struct vu_hdr {
 	uint32_t request;
 	uint32_t flags;
@@ -131,6 +146,7 @@ struct vu_msg {
 		struct vu_vring_addr addr;
 		struct vu_memory mem;
 		struct vu_log log;
+		struct vu_vring_area area;
 		uint8_t raw[VU_MAX_PAYLOAD];
 	} payload;
 	int fds[VU_MAX_FDS];	/* received fds: the caller closes them */
@@ -212,6 +228,38 @@ int vu_set_log_base(struct vu_conn *c, int fd, uint64_t size,
 		    uint64_t offset);
 int vu_set_status(struct vu_conn *c, uint8_t status);
 int vu_get_status(struct vu_conn *c, uint8_t *status);
+
+/* ---- Slave channel (backend to frontend requests) ---- */
+
+/* A queue's host notifier, as the last VRING_HOST_NOTIFIER_MSG set it. */
+struct vu_host_notifier {
+	int fd;			/* -1: none (the caller closes it) */
+	uint64_t offset;
+	uint64_t size;
+	unsigned int msgs;	/* messages seen for this queue */
+};
+
+/*
+ * Open the slave channel: a socketpair whose other end goes with
+ * SET_SLAVE_REQ_FD (SLAVE_REQ negotiated). Returns our end in @slave_fd.
+ */
+int vu_set_slave_req_fd(struct vu_conn *c, int *slave_fd);
+/* Receive one request on the slave channel within @timeout_ms. */
+int vu_slave_recv(int slave_fd, int timeout_ms, struct vu_msg *m);
+/* Answer @req with @result (0: success) if it asked for a reply. */
+int vu_slave_reply(int slave_fd, const struct vu_msg *req, uint64_t result);
+/* Mark every entry of @hn unset (fd -1); @n entries. */
+void vu_host_notifiers_init(struct vu_host_notifier *hn, unsigned int n);
+void vu_host_notifiers_fini(struct vu_host_notifier *hn, unsigned int n);
+/*
+ * Handle a slave request @m received with vu_slave_recv(): a valid
+ * VRING_HOST_NOTIFIER_MSG updates hn[queue] (fd, offset, size; NOFD
+ * clears it) and is answered @result; anything else (or a queue >= @n)
+ * is answered with a failure. Takes @m's fds. Returns the request.
+ */
+int vu_slave_handle(int slave_fd, struct vu_msg *m,
+		    struct vu_host_notifier *hn, unsigned int n,
+		    uint64_t result);
 
 /* Name of a request, for messages. */
 const char *vu_request_name(uint32_t request);

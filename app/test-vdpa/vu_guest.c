@@ -60,6 +60,8 @@ negotiate(struct vu_guest *g, const struct vu_guest_params *p)
 	uint64_t pwant = p->protocol != 0 ? p->protocol : DEF_PROTOCOL;
 	int ret;
 
+	g->want_features = want;
+	g->want_protocol = pwant;
 	ret = report("SET_OWNER", vu_set_owner(&g->c));
 	if (ret == 0)
 		ret = report("GET_FEATURES",
@@ -211,6 +213,13 @@ vu_guest_vring_addr(const struct vu_guest *g, uint16_t qid,
 int
 vu_guest_queue_setup(struct vu_guest *g, uint16_t qid, bool kick)
 {
+	return vu_guest_queue_setup_base(g, qid, g->vq[qid].avail_idx, kick);
+}
+
+int
+vu_guest_queue_setup_base(struct vu_guest *g, uint16_t qid, uint32_t base,
+			  bool kick)
+{
 	struct vu_vring_addr a;
 	int ret;
 
@@ -221,8 +230,7 @@ vu_guest_queue_setup(struct vu_guest *g, uint16_t qid, bool kick)
 		ret = report("SET_VRING_ADDR", vu_set_vring_addr(&g->c, &a));
 	if (ret == 0)
 		ret = report("SET_VRING_BASE",
-			     vu_set_vring_base(&g->c, qid,
-					       g->vq[qid].avail_idx));
+			     vu_set_vring_base(&g->c, qid, base));
 	if (ret == 0)
 		ret = report("SET_VRING_CALL",
 			     vu_set_vring_call(&g->c, qid, g->callfd[qid]));
@@ -306,6 +314,43 @@ vu_guest_fini(struct vu_guest *g)
 		close(g->log_fd);
 	g->log = NULL;
 	g->log_fd = -1;
+}
+
+int
+vu_guest_reconnect(struct vu_guest *g, const char *path,
+		   const uint32_t *bases)
+{
+	const struct vu_guest_params p = {
+		.features = g->want_features,
+		.protocol = g->want_protocol,
+		.timeout_ms = g->c.timeout_ms,
+	};
+	uint16_t q;
+	int ret;
+
+	vu_close(&g->c);
+	g->logging = false;
+	ret = report("connect", vu_connect(&g->c, path, 10000));
+	if (ret < 0)
+		return ret;
+	g->c.timeout_ms = p.timeout_ms;
+	ret = negotiate(g, &p);
+	if (ret == 0)
+		ret = vu_guest_set_mem_table(g, g->nr_mem);
+	for (q = 0; q < g->nr_queues && ret == 0; q++)
+		ret = vu_guest_queue_setup_base(g, q, bases[q], true);
+	if (ret == 0 && (g->protocol & (1ULL << VU_PF_STATUS)))
+		ret = report("SET_STATUS",
+			     vu_set_status(&g->c,
+					   VIRTIO_CONFIG_S_ACKNOWLEDGE |
+					   VIRTIO_CONFIG_S_DRIVER |
+					   VIRTIO_CONFIG_S_FEATURES_OK |
+					   VIRTIO_CONFIG_S_DRIVER_OK));
+	if (ret == 0)
+		ret = vu_guest_sync(g);
+	for (q = 0; q < g->nr_queues && ret == 0; q++)
+		vu_guest_kick(g, q);
+	return ret;
 }
 
 /* ---- Dirty log ---- */
@@ -408,6 +453,13 @@ vu_guest_kick(struct vu_guest *g, uint16_t qid)
 {
 	uint64_t one = 1;
 
+	if (g->doorbell[qid] != NULL) {
+		/* The ring updates before the doorbell write. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		*g->doorbell[qid] = qid;
+		g->kicks[qid]++;
+		return;
+	}
 	if (write(g->kickfd[qid], &one, sizeof(one)) == sizeof(one))
 		g->kicks[qid]++;
 }

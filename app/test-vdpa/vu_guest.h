@@ -57,6 +57,8 @@ struct vu_guest {
 	uint64_t dev_protocol;
 	uint64_t features;	/* negotiated */
 	uint64_t protocol;
+	uint64_t want_features;	/* asked for at connect */
+	uint64_t want_protocol;
 	uint64_t max_pairs;	/* GET_QUEUE_NUM */
 	uint16_t nr_queues;
 	uint16_t queue_size;
@@ -68,6 +70,12 @@ struct vu_guest {
 	int callfd[VU_GUEST_MAX_QUEUES];
 	uint64_t irqs[VU_GUEST_MAX_QUEUES];	/* call counts read so far */
 	uint64_t kicks[VU_GUEST_MAX_QUEUES];
+	/*
+	 * A queue's doorbell in the device (a host notifier the caller
+	 * mapped): when set, a kick writes the queue index there instead
+	 * of signalling the kick eventfd.
+	 */
+	volatile uint16_t *doorbell[VU_GUEST_MAX_QUEUES];
 	/* Dirty log: bit (p % 8) of byte p / 8 for guest page p (4 KiB). */
 	int log_fd;
 	uint8_t *log;
@@ -95,6 +103,9 @@ void vu_guest_vring_addr(const struct vu_guest *g, uint16_t qid,
  * the backend; with @kick false the KICK is left to the caller.
  */
 int vu_guest_queue_setup(struct vu_guest *g, uint16_t qid, bool kick);
+/* The same with SET_VRING_BASE @base instead of the avail index. */
+int vu_guest_queue_setup_base(struct vu_guest *g, uint16_t qid,
+			      uint32_t base, bool kick);
 /* Set every queue up and, when STATUS is negotiated, DRIVER_OK. */
 int vu_guest_start(struct vu_guest *g);
 /* A round trip (GET_FEATURES): the backend has handled what came before. */
@@ -106,6 +117,16 @@ int vu_guest_sync(struct vu_guest *g);
 int vu_guest_stop(struct vu_guest *g, uint32_t *bases);
 /* Close the connection, the eventfds and the memory. */
 void vu_guest_fini(struct vu_guest *g);
+/*
+ * A migration's destination on the same memory: close the connection,
+ * connect to @path again, negotiate as before, send every region, set
+ * every queue up with SET_VRING_BASE @bases[q] (what GET_VRING_BASE
+ * returned), DRIVER_OK, and kick every queue once so that the device
+ * looks at entries made available before the stop. Rings, buffers and
+ * eventfds are kept; dirty logging is off on the new connection.
+ */
+int vu_guest_reconnect(struct vu_guest *g, const char *path,
+		       const uint32_t *bases);
 
 /* ---- Dirty log (live migration) ---- */
 

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The ifcvf-vdpa authors
 #
-# Build the nested suite's guest: Debian's kernel (fetched with
-# `apt-get download`, unpacked in the cache folder, never installed on
-# this host) and an initramfs holding busybox, the vfio modules, DPDK's
-# runtime from this host (ldd closure), the driver and the test apps.
+# Build the nested suite's guest: Debian's kernel (../guest-kernel.sh
+# fetches it with `apt-get download` and unpacks it in the cache folder,
+# never installed on this host) and an initramfs holding busybox, the
+# vfio modules, DPDK's runtime from this host (ldd closure), the driver
+# and the test apps.
 # The image is cached in <cache> under a key of all its inputs.
 #
 # usage: build-image.sh <cache> <guest-init> <librte_vdpa_ifc.so>
-#                       <dpdk-vdpa> <vdpa_traffic>
+#                       <dpdk-vdpa> <vdpa_traffic> <vu_notifier>
 # prints: <kernel> <initramfs>
 set -eu
 
@@ -18,11 +19,15 @@ init=$2
 driver=$3
 vdpa=$4
 traffic=$5
+notifier=$6
 
 multiarch=x86_64-linux-gnu
 pmd_dir=/usr/lib/$multiarch/dpdk/pmds-23.0
 # The PMDs EAL may load in the guest: every plugin in the folder must load.
-plugins="librte_bus_pci librte_bus_vdev librte_net_virtio librte_mempool_ring"
+# DPDK's own IFC driver (librte_vdpa_ifc.so.23, a name ours shares) is
+# there too: ours must still be the one that takes the devices.
+plugins="librte_bus_pci librte_bus_vdev librte_net_virtio librte_mempool_ring
+librte_vdpa_ifc"
 modules="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_iommu_type1
 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci"
 
@@ -34,47 +39,13 @@ die() {
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
-# The kernel: the package linux-image-amd64 depends on, fetched once.
-kernel_pkg() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n 1
-}
-
-fetch_kernel() {
-	kdir=$cache/kernel
-	if [ -f "$kdir/.done" ]; then
-		return 0
-	fi
-	pkg=$(kernel_pkg)
-	if [ -z "$pkg" ]; then
-		apt-get update -qq >/dev/null 2>&1 || true
-		pkg=$(kernel_pkg)
-	fi
-	[ -n "$pkg" ] || die "apt cannot resolve linux-image-amd64"
-	rm -rf "$kdir" "$cache"/linux-image-*.deb
-	# Stale package lists name a version the archive no longer serves.
-	if ! (cd "$cache" && apt-get download -qq "$pkg" >/dev/null 2>&1); then
-		apt-get update -qq >/dev/null 2>&1 || true
-		pkg=$(kernel_pkg)
-		(cd "$cache" && apt-get download -qq "$pkg" >/dev/null 2>&1) ||
-			die "apt-get download $pkg failed"
-	fi
-	deb=$(ls "$cache"/linux-image-*.deb | head -n 1)
-	mkdir -p "$kdir"
-	# Only the kernel and the modules the guest loads (the whole
-	# module tree would take 400 MB here).
-	dpkg-deb --fsys-tarfile "$deb" |
-		tar -x -C "$kdir" --wildcards './boot/vmlinuz-*' \
-			'*/kernel/drivers/vfio/*' '*/kernel/virt/lib/*' ||
-		die "cannot unpack $deb"
-	rm -f "$deb"
-	echo "$pkg" >"$kdir/.done"
-}
-
-fetch_kernel
+# The kernel and the vfio modules (guest-kernel.sh), fetched once.
 kdir=$cache/kernel
-vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
-kver=${vmlinuz##*/vmlinuz-}
+fetch=$(dirname "$0")/../guest-kernel.sh
+# shellcheck disable=SC2086 # a list of modules
+kernel=$(sh "$fetch" "$kdir" $modules) || die "no guest kernel"
+vmlinuz=${kernel% *}
+kver=${kernel##* }
 
 testpmd=$(command -v dpdk-testpmd) || die "dpdk-testpmd not found"
 busybox=$(command -v busybox) || die "busybox not found"
@@ -83,8 +54,8 @@ for p in $plugins; do
 done
 
 key=$( {
-	cat "$kdir/.done" "$0" "$init" "$driver" "$vdpa" "$traffic" \
-		"$testpmd" "$busybox"
+	cat "$kdir/.done" "$0" "$fetch" "$init" "$driver" "$vdpa" \
+		"$traffic" "$notifier" "$testpmd" "$busybox"
 	for p in $plugins; do cat "$pmd_dir/$p.so"; done
 	dpkg-query -W -f='${Version}\n' libdpdk-dev libc6 2>/dev/null
 } | sha256sum | cut -c1-16)
@@ -116,6 +87,7 @@ chmod 755 "$root/init"
 cp "$testpmd" "$root/usr/bin/dpdk-testpmd"
 cp "$vdpa" "$root/opt/dpdk-vdpa"
 cp "$traffic" "$root/opt/vdpa_traffic"
+cp "$notifier" "$root/opt/vu_notifier"
 cp "$driver" "$root/opt/librte_vdpa_ifc.so"
 
 for m in $modules; do
@@ -125,7 +97,7 @@ done
 
 # Dependency closure of every ELF in the image, at the host's paths
 # (/lib is folded into /usr/lib as on the host).
-elfs="$testpmd $vdpa $traffic $driver"
+elfs="$testpmd $vdpa $traffic $notifier $driver"
 for p in $plugins; do elfs="$elfs $pmd_dir/$p.so"; done
 # shellcheck disable=SC2086 # a list of paths
 ldd $elfs 2>/dev/null | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }' |

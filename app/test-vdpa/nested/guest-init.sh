@@ -4,8 +4,10 @@
 #
 # /init of the nested suite's guest. It binds the two virtio-net-pci
 # devices to vfio-pci, runs dpdk-vdpa with the driver on both, checks
-# traffic through them with two net_virtio_user frontends, then the
-# net_virtio fallback, and prints to the serial console:
+# traffic through them with two net_virtio_user frontends, host notifiers
+# (vu_notifier kicking the VFs' doorbells itself) with DPDK's own IFC
+# plugin loaded too, then the net_virtio fallback, and prints to the
+# serial console:
 #   NESTED-TEST <name>: PASS|FAIL [reason]
 #   NESTED-RESULT: PASS|FAIL
 # followed by the logs, then powers off.
@@ -306,6 +308,132 @@ if [ $rc = 0 ] && [ -z "$errors" ]; then
 	result vdpa-exit 0
 else
 	result vdpa-exit 1 "dpdk-vdpa exit $rc; $(echo "$errors" | head -n 1)"
+fi
+
+# --- host notifiers; DPDK's own IFC driver loaded too ------------------------
+
+PMD_DIR=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
+
+# dpdk-vdpa again, interactive for its "stats" command: ports on demand.
+start_vdpa_cli() {
+	rm -f /tmp/vn-0 /tmp/vn-1
+	start_bg vdpa2 /opt/dpdk-vdpa -l 0 --file-prefix vdpa2 \
+		-a "$BDF0,vdpa=1" -a "$BDF1,vdpa=1" -d librte_vdpa_ifc.so \
+		--log-level=pmd.vdpa.ifcvf_oot:info -- --interactive
+	echo "create /tmp/vn-0 $BDF0" >&"$FD_vdpa2"
+	echo "create /tmp/vn-1 $BDF1" >&"$FD_vdpa2"
+	wait_for 60 up vdpa2 test -S /tmp/vn-1
+}
+
+# stats_printed <n>: dpdk-vdpa has printed <n> queues' statistics in all.
+stats_printed() {
+	[ "$(grep -c used_entries_relayed /tmp/vdpa2.log)" -ge "$1" ]
+}
+
+# vdpa_stats <name>: "stats <bdf> 0xffff" of both devices; prints the
+# values of statistic <name>, queue 0 and 1 of VF0 then of VF1.
+vdpa_stats() {
+	seen=$(grep -c used_entries_relayed /tmp/vdpa2.log)
+	echo "stats $BDF0 0xffff" >&"$FD_vdpa2"
+	echo "stats $BDF1 0xffff" >&"$FD_vdpa2"
+	wait_for 10 stats_printed $((seen + 4))
+	for b in $BDF0 $BDF1; do
+		awk -v dev="Device $b:" -v name="$1" '
+			$0 == dev { v = ""; on = 1; next }
+			on && $1 == name { v = v " " $2 }
+			on && /^[^\t]/ { on = 0 }
+			END { print v }' /tmp/vdpa2.log
+	done | tr '\n' ' '
+}
+
+# notifier <name> [args]: vu_notifier on both ports (<name> a shell
+# word), held once its traffic is through; sets KICKS to the driver's
+# kicks_relayed of the four queues (read while connected), then lets it
+# finish. 0 if it passed.
+notifier() {
+	name=$1
+	shift
+	start_bg "$name" /opt/vu_notifier --hold "$@" /tmp/vn-0 /tmp/vn-1
+	wait_for 60 up "$name" grep -q "^holding" "/tmp/$name.log"
+	KICKS=$(vdpa_stats kicks_relayed)
+	say "$name: kicks_relayed (VF0 q0 q1, VF1 q0 q1):$KICKS"
+	eval "echo >&\$FD_$name"
+	wait_for 20 eval "! alive \$PID_$name"
+	stop_bg "$name" >/dev/null
+	grep -q "^result: PASS" "/tmp/$name.log"
+}
+
+# kicks_all zero|nonzero: each of the four values in $KICKS is.
+kicks_all() {
+	want=$1
+	set -- $KICKS
+	[ $# = 4 ] || return 1
+	for k in "$@"; do
+		if [ "$k" = 0 ]; then
+			[ "$want" = zero ] || return 1
+		else
+			[ "$want" = nonzero ] || return 1
+		fi
+	done
+}
+
+if start_vdpa_cli; then
+	# Both files are librte_vdpa_ifc.so*: DPDK's from the plugin
+	# folder, ours (-d, LD_LIBRARY_PATH); ours must take both devices.
+	probe="Probe PCI driver: vdpa_ifcvf_oot .* device: \($BDF0\|$BDF1\)"
+	ours=$(grep -c "$probe" /tmp/vdpa2.log)
+	theirs=$(grep -c "Probe PCI driver: net_ifcvf" /tmp/vdpa2.log)
+	probed=$(grep -c "^IFCVF: .*queue pairs" /tmp/vdpa2.log)
+	maps=/proc/$PID_vdpa2/maps
+	if ! grep -q "$PMD_DIR/librte_vdpa_ifc.so" "$maps"; then
+		result dpdk-ifc-coexist 1 "DPDK's IFC plugin is not loaded"
+	elif ! grep -q " /opt/librte_vdpa_ifc.so" "$maps"; then
+		result dpdk-ifc-coexist 1 "our driver is not loaded"
+	elif [ "$ours" != 2 ] || [ "$theirs" != 0 ] || [ "$probed" != 2 ]; then
+		result dpdk-ifc-coexist 1 "vdpa_ifcvf_oot probed $ours, net_ifcvf $theirs, $probed IFCVF probe lines"
+	else
+		result dpdk-ifc-coexist 0
+	fi
+
+	# Doorbells mapped from the VFIO device fd: no kick through the relay.
+	notifier notifier
+	rc=$?
+	mapped=$(grep -c "^notifier: dev . queue .: anon_inode:\[vfio-device\] region " /tmp/notifier.log)
+	if [ $rc != 0 ]; then
+		result host-notifier 1 "$(grep "^result:" /tmp/notifier.log)"
+	elif [ "$mapped" != 4 ] || ! grep -q "^notifier: 4 of 4 doorbells mapped" /tmp/notifier.log; then
+		result host-notifier 1 "$mapped VFIO doorbells mapped, 4 wanted"
+	elif [ "$(grep -c "^kicks: .* through the doorbell" /tmp/notifier.log)" != 4 ]; then
+		result host-notifier 1 "not every queue kicked through its doorbell"
+	elif ! kicks_all zero; then
+		result host-notifier 1 "the relay kicked:$KICKS"
+	elif grep -q "doorbells go through the relay" /tmp/vdpa2.log; then
+		result host-notifier 1 "the driver saw host notifiers refused"
+	else
+		result host-notifier 0
+	fi
+
+	# As QEMU answers (it maps the offset as given): an unaligned
+	# doorbell is refused, vhost withdraws them all, the relay kicks.
+	notifier refused --reject-unaligned
+	rc=$?
+	if [ $rc != 0 ]; then
+		result host-notifier-refused 1 "$(grep "^result:" /tmp/refused.log)"
+	elif [ "$(grep -c "^kicks: .* through the eventfd" /tmp/refused.log)" != 4 ]; then
+		result host-notifier-refused 1 "a doorbell was kept"
+	elif ! kicks_all nonzero; then
+		result host-notifier-refused 1 "the relay did not kick:$KICKS"
+	elif ! grep -q "doorbells go through the relay" /tmp/vdpa2.log; then
+		result host-notifier-refused 1 "the driver did not see the refusal"
+	else
+		result host-notifier-refused 0
+	fi
+	echo quit >&"$FD_vdpa2"
+	wait_for 20 eval "! alive $PID_vdpa2" || stop_bg vdpa2
+else
+	result dpdk-ifc-coexist 1 "dpdk-vdpa --interactive did not create its ports"
+	result host-notifier 1 "no dpdk-vdpa"
+	result host-notifier-refused 1 "no dpdk-vdpa"
 fi
 
 # Without vdpa=1, net_virtio keeps the devices, with the driver loaded.

@@ -10,6 +10,7 @@ console. Exit 0 when every guest test passed, 1 otherwise, 77 (with
 "skipped: <reason>") only when QEMU cannot run at all.
 
 usage: run-nested.py --cache DIR --driver SO --vdpa BIN --traffic BIN
+                     --notifier BIN
 """
 
 import argparse
@@ -26,8 +27,9 @@ BUILD_TIMEOUT = 240  # seconds for the image (a first run downloads a kernel)
 BOOT_TIMEOUT = 300  # seconds for the whole guest run (about 15 s here)
 EXPECTED = [
     "vfio-bind", "vdpa-probe", "traffic", "reconnect-vf0", "via-macswap",
-    "reconnect-vf1", "dma-unmapped", "msix-vfio", "vdpa-exit", "net-virtio",
-    "no-dmar-fault", "qemu-no-device-error",
+    "reconnect-vf1", "dma-unmapped", "msix-vfio", "vdpa-exit",
+    "dpdk-ifc-coexist", "host-notifier", "host-notifier-refused",
+    "net-virtio", "no-dmar-fault", "qemu-no-device-error",
 ]
 # QEMU's own complaints about what a driver did to its devices (e.g.
 # "wrong value for queue_enable 0", "Guest moved used index from ...").
@@ -83,7 +85,7 @@ def qemu_cmd(kernel, initrd):
 def build_image(args):
     cmd = ["sh", os.path.join(HERE, "build-image.sh"), args.cache,
            os.path.join(HERE, "guest-init.sh"), args.driver, args.vdpa,
-           args.traffic]
+           args.traffic, args.notifier]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=BUILD_TIMEOUT)
@@ -156,6 +158,7 @@ def main():
     ap.add_argument("--driver", required=True)
     ap.add_argument("--vdpa", required=True)
     ap.add_argument("--traffic", required=True)
+    ap.add_argument("--notifier", required=True)
     args = ap.parse_args()
 
     why = qemu_usable()

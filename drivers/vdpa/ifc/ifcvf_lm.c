@@ -340,6 +340,23 @@ log_used(struct ifcvf_queue *q, uint64_t off, uint64_t len)
 		rte_vhost_log_used_vring(q->ifc->vid, q->qid, off, len);
 }
 
+/*
+ * Log @n used entries of the guest's from index @from, once they are
+ * written: one or two ranges (cheaper than a call per entry).
+ */
+static void
+log_used_entries(struct ifcvf_queue *q, uint16_t from, uint16_t n)
+{
+	const uint64_t e = sizeof(struct vring_used_elem);
+	uint16_t size = q->vring.size, first = from & (size - 1), k;
+
+	n = RTE_MIN(n, size);
+	k = RTE_MIN(n, (uint16_t)(size - first));
+	log_used(q, offsetof(struct vring_used, ring) + e * first, e * k);
+	if (k < n)
+		log_used(q, offsetof(struct vring_used, ring), e * (n - k));
+}
+
 /* Copy the guest's new avail entries to the shadow ring. */
 static void
 sync_avail(struct ifcvf_queue *q)
@@ -380,8 +397,6 @@ copy_used(struct ifcvf_queue *q)
 		q->vring.used->ring[sh->next_used & mask] = e;
 		if (q->ifc->logging && e.len > 0)
 			log_chain(q, e.id, e.len);
-		log_used(q, offsetof(struct vring_used, ring) +
-			 sizeof(e) * (sh->next_used & mask), sizeof(e));
 		sh->next_used++;
 		n++;
 	}
@@ -414,6 +429,7 @@ sync_used(struct ifcvf_queue *q)
 		 (uint16_t)(sh->next_used - sh->used_off));
 	if (n == 0)
 		return;
+	log_used_entries(q, old, n);
 	__atomic_store_n(&q->vring.used->idx, sh->next_used, __ATOMIC_RELEASE);
 	log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
 	q->stats[IFCVF_STAT_RELAYED] += n;
@@ -437,6 +453,15 @@ static void
 relay_irq(struct ifcvf_relay_src *src)
 {
 	sync_used(container_of(src, struct ifcvf_queue, sh.irq));
+}
+
+uint16_t
+ifcvf_lm_relay_used(struct ifcvf_queue *q)
+{
+	uint16_t before = q->sh.next_used;
+
+	sync_used(q);
+	return q->sh.next_used - before;
 }
 
 int

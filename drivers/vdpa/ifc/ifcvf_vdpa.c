@@ -601,6 +601,11 @@ restart_device(struct ifcvf_internal *ifc, bool log)
 	int ret;
 
 	pause_device(ifc);
+	/*
+	 * vhost frees the queues past the first pair when the features lose
+	 * MQ (a SET_FEATURES without it): run only those it still has.
+	 */
+	ifc->nr_vring = RTE_MIN(ifc->nr_vring, rte_vhost_get_vring_num(ifc->vid));
 	ret = resume_device(ifc, log);
 	if (ret < 0)
 		IFCVF_LOG(ERR, "%s: restart failed, the device is stopped",
@@ -699,11 +704,13 @@ change_queue(struct ifcvf_internal *ifc, uint16_t qid, bool enable)
 		return ret;
 	}
 	if (!enable) {
+		bool log = ifc->logging;	/* the pause clears it */
+
 		/* Shadow rings are laid out for the enabled queues. */
 		pause_device(ifc);
 		hand_back(ifc, qid);
 		ifc->hw.vring[qid].enable = false;
-		return resume_device(ifc, ifc->logging);
+		return resume_device(ifc, log);
 	}
 	if (rte_vhost_get_mem_table(ifc->vid, &mem) < 0)
 		return -EINVAL;

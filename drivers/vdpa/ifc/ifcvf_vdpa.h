@@ -146,6 +146,11 @@ int ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log);
 int ifcvf_lm_arm(struct ifcvf_internal *ifc, uint16_t qid);
 void ifcvf_lm_disarm(struct ifcvf_internal *ifc, uint16_t qid);
 void ifcvf_lm_kick(struct ifcvf_relay_src *src);	/* a mediated kick */
+/*
+ * What the relay does at a mediated queue's interrupt: copy the used
+ * entries to the guest, logging them; returns how many (for bench_relay).
+ */
+uint16_t ifcvf_lm_relay_used(struct ifcvf_queue *q);
 void ifcvf_lm_drain(struct ifcvf_internal *ifc);
 void ifcvf_lm_teardown(struct ifcvf_internal *ifc);
 

@@ -1,0 +1,1199 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+/*
+ * The live-migration proof: our vhost-user frontend (vu_guest.h) asks
+ * dpdk-vdpa, serving a simulated VF through the driver, to log dirty
+ * pages as QEMU does, drives numbered frames over a looped wire, and
+ * compares the dirty log with the simulator's ground truth: every page
+ * the device wrote (the truth=<file> devarg, written at each close) must
+ * be marked in the log. Each case runs in three modes:
+ *   hw      profile=ifcvf: the VF logs, through its LM block;
+ *   sw      profile=ifcvf,sw-live-migration=1: the relay on shadow rings;
+ *   virtio  profile=virtio: no LM block, the relay too.
+ *
+ *   test_migration <builddir> <case>|all|list [<mode>|all]
+ *
+ * TEST_MIG_KEEP_LOG=1 keeps dpdk-vdpa's log and the truth file.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include "test.h"
+#include "vu_guest.h"
+
+#define NR_PAIRS	2
+#define QUEUE_SIZE	256
+#define FRAMES		(6 * QUEUE_SIZE)	/* per pair: rings wrap 6 times */
+#define WAIT_MS		10000
+#define TRAFFIC_MS	15000
+#define MAX_LISTED	20
+#define CLOSED_MSG	"closed, IOMMU holds "
+#define CLOSED_ZERO	"closed, IOMMU holds 0 mappings"
+#define SHADOW_MSG	"queues on shadow rings"
+#define HW_LOG_MSG	"HW dirty logging"
+#define CANCEL_MSG	"dirty logging off (migration cancelled)"
+#define CONFIGURED_MSG	"configured, 4 queues"
+
+/*
+ * As QEMU with several queue pairs: without MQ, vhost drops all but the
+ * first pair at every SET_FEATURES, LOG_ALL's included.
+ */
+#define GUEST_FEATURES ( \
+	(1ULL << VIRTIO_F_VERSION_1) | \
+	(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
+	(1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+	(1ULL << VIRTIO_NET_F_MAC) | \
+	(1ULL << VIRTIO_NET_F_MQ) | \
+	(1ULL << VU_F_PROTOCOL_FEATURES))
+
+struct mode {
+	const char *name;
+	const char *devargs;
+	bool has_lm;		/* the VF has ring-state registers */
+	bool sw;		/* dirty pages logged by the relay */
+};
+
+static const struct mode modes[] = {
+	{ "hw", "profile=ifcvf", true, false },
+	{ "sw", "profile=ifcvf,sw-live-migration=1", true, true },
+	{ "virtio", "profile=virtio", false, true },
+};
+
+static const char *build_dir;
+static const struct mode *mode;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	usleep(ms * 1000);
+}
+
+/* ---- dpdk-vdpa as a child: stdin a fifo held open, a unique prefix ---- */
+
+static struct {
+	pid_t pid;
+	int stdin_fd;
+	char dir[64];
+	char log[96];
+	char sock[96];
+	char truth[96];
+	char prefix[64];
+} vdpa = { .pid = -1, .stdin_fd = -1 };
+
+static char *
+log_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f, *m;
+	int ch;
+
+	f = fopen(vdpa.log, "r");
+	m = open_memstream(&buf, &len);
+	while (f != NULL && (ch = fgetc(f)) != EOF)
+		fputc(ch, m);
+	fclose(m);
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+static unsigned int
+log_count(const char *needle)
+{
+	char *text = log_text(), *p = text;
+	unsigned int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+static unsigned int
+log_wait(const char *needle, unsigned int count, int ms)
+{
+	int64_t end = now_ms() + ms;
+	unsigned int n;
+
+	while ((n = log_count(needle)) < count && now_ms() < end)
+		sleep_ms(20);
+	return n;
+}
+
+static void
+log_tail(void)
+{
+	char *text = log_text();
+	size_t len = strlen(text);
+	char *p = text + len;
+	unsigned int lines = 40;
+
+	while (p > text && lines > 0)
+		if (*--p == '\n')
+			lines--;
+	fprintf(stderr, "---- dpdk-vdpa log tail (%s) ----\n%s\n----\n",
+		vdpa.log, p);
+	free(text);
+}
+
+static bool
+vdpa_alive(void)
+{
+	int st;
+
+	if (vdpa.pid <= 0)
+		return false;
+	if (waitpid(vdpa.pid, &st, WNOHANG) == 0)
+		return true;
+	fprintf(stderr, "dpdk-vdpa ended (status 0x%x)\n", st);
+	vdpa.pid = -1;
+	return false;
+}
+
+static void
+child_exec(const char *fifo, const char *vdev)
+{
+	char prog[256], plugin[256], iface[128], fp[96];
+	int in, out;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	in = open(fifo, O_RDONLY);
+	out = open(vdpa.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (in < 0 || out < 0)
+		_exit(126);
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(out, 2);
+	snprintf(prog, sizeof(prog), "%s/app/test-vdpa/dpdk-vdpa", build_dir);
+	snprintf(plugin, sizeof(plugin),
+		 "%s/drivers/vdpa/ifc/librte_vdpa_ifc.so", build_dir);
+	snprintf(iface, sizeof(iface), "%s/sock", vdpa.dir);
+	snprintf(fp, sizeof(fp), "--file-prefix=%s", vdpa.prefix);
+	execl(prog, prog, "-l", "0", "--no-pci", "--no-huge", "-m", "256",
+	      "--no-shconf", fp, "-d", plugin,
+	      "--log-level=pmd.vdpa.ifcvf*:info", "--vdev", vdev, "--",
+	      "--iface", iface, (char *)NULL);
+	_exit(127);
+}
+
+static void
+vdpa_kill(void)
+{
+	if (vdpa.pid > 0) {
+		kill(vdpa.pid, SIGKILL);
+		waitpid(vdpa.pid, NULL, 0);
+	}
+	vdpa.pid = -1;
+	if (vdpa.stdin_fd >= 0)
+		close(vdpa.stdin_fd);
+	vdpa.stdin_fd = -1;
+}
+
+static int
+vdpa_start(const char *name)
+{
+	char fifo[96], vdev[512];
+	struct stat sb;
+	int64_t end;
+
+	snprintf(vdpa.dir, sizeof(vdpa.dir), "/tmp/test_mig.XXXXXX");
+	if (mkdtemp(vdpa.dir) == NULL)
+		return -errno;
+	snprintf(vdpa.log, sizeof(vdpa.log), "%s/vdpa.log", vdpa.dir);
+	snprintf(vdpa.sock, sizeof(vdpa.sock), "%s/sock0", vdpa.dir);
+	snprintf(vdpa.truth, sizeof(vdpa.truth), "%s/truth", vdpa.dir);
+	snprintf(vdpa.prefix, sizeof(vdpa.prefix), "tmig%d_%.20s",
+		 (int)getpid(), name);
+	snprintf(fifo, sizeof(fifo), "%s/stdin", vdpa.dir);
+	snprintf(vdev, sizeof(vdev),
+		 "vdpa_ifcvf_sim0,qp=%u,wire=loop,truth=%s,%s", NR_PAIRS,
+		 vdpa.truth, mode->devargs);
+	if (mkfifo(fifo, 0600) < 0)
+		return -errno;
+	vdpa.stdin_fd = open(fifo, O_RDWR | O_CLOEXEC);
+	if (vdpa.stdin_fd < 0)
+		return -errno;
+	vdpa.pid = fork();
+	if (vdpa.pid < 0)
+		return -errno;
+	if (vdpa.pid == 0)
+		child_exec(fifo, vdev);
+	end = now_ms() + 15000;
+	while (stat(vdpa.sock, &sb) != 0) {
+		if (!vdpa_alive() || now_ms() >= end) {
+			fprintf(stderr, "dpdk-vdpa: no socket %s\n", vdpa.sock);
+			log_tail();
+			vdpa_kill();
+			return -ETIMEDOUT;
+		}
+		sleep_ms(20);
+	}
+	return 0;
+}
+
+static int
+vdpa_quit(void)
+{
+	int64_t end = now_ms() + 10000;
+	int st = 0;
+	pid_t r;
+
+	if (write(vdpa.stdin_fd, "q\n", 2) != 2)
+		fprintf(stderr, "cannot write to dpdk-vdpa's stdin\n");
+	while ((r = waitpid(vdpa.pid, &st, WNOHANG)) == 0 && now_ms() < end)
+		sleep_ms(20);
+	if (r == 0) {
+		fprintf(stderr, "dpdk-vdpa did not quit in 10 s\n");
+		vdpa_kill();
+		return -1;
+	}
+	vdpa.pid = -1;
+	vdpa_kill();
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "dpdk-vdpa ended with status 0x%x\n", st);
+		return -1;
+	}
+	return 0;
+}
+
+/* EAL's runtime folder of the file prefix: files only, no subfolders. */
+static void
+remove_runtime_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[256], path[512];
+	struct dirent *e;
+	DIR *d;
+
+	if (getuid() == 0 || xdg == NULL)
+		snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", vdpa.prefix);
+	else
+		snprintf(dir, sizeof(dir), "%s/dpdk/%s", xdg, vdpa.prefix);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void
+vdpa_cleanup(void)
+{
+	char path[128];
+
+	vdpa_kill();
+	if (vdpa.prefix[0] != '\0')
+		remove_runtime_dir();
+	vdpa.prefix[0] = '\0';
+	if (vdpa.dir[0] == '\0')
+		return;
+	if (getenv("TEST_MIG_KEEP_LOG") != NULL) {
+		fprintf(stderr, "kept: %s\n", vdpa.dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/stdin", vdpa.dir);
+	unlink(path);
+	unlink(vdpa.sock);
+	unlink(vdpa.log);
+	unlink(vdpa.truth);
+	rmdir(vdpa.dir);
+	vdpa.dir[0] = '\0';
+}
+
+/* Every close so far left no mapping; at least @min closes seen. */
+static int
+check_closes(unsigned int min)
+{
+	unsigned int all = log_wait(CLOSED_MSG, min, WAIT_MS);
+	unsigned int zero = log_count(CLOSED_ZERO);
+
+	if (all < min || zero != all) {
+		fprintf(stderr, "closes: %u seen (want >= %u), %u with 0 mappings\n",
+			all, min, zero);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Ground truth ---- */
+
+struct pages {
+	uint64_t *pfn;
+	size_t n;
+	size_t cap;
+};
+
+static void
+pages_add(struct pages *p, uint64_t pfn)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 1024;
+		p->pfn = realloc(p->pfn, p->cap * sizeof(*p->pfn));
+		if (p->pfn == NULL)
+			abort();
+	}
+	p->pfn[p->n++] = pfn;
+}
+
+static bool
+pages_has(const struct pages *p, uint64_t pfn)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->pfn[i] == pfn)
+			return true;
+	return false;
+}
+
+/*
+ * Add the truth file's pages (written by the close that the last
+ * GET_VRING_BASE or SET_MEM_TABLE reply followed) to @p.
+ */
+static int
+truth_read(struct pages *p)
+{
+	FILE *f = fopen(vdpa.truth, "r");
+	unsigned long long pfn;
+	size_t before = p->n;
+
+	if (f == NULL) {
+		fprintf(stderr, "no truth file %s: %s\n", vdpa.truth,
+			strerror(errno));
+		return -1;
+	}
+	while (fscanf(f, "%llx", &pfn) == 1)
+		if (!pages_has(p, pfn))
+			pages_add(p, pfn);
+	fclose(f);
+	unlink(vdpa.truth);
+	printf("  truth: %zu new pages\n", p->n - before);
+	return 0;
+}
+
+static bool
+in_guest(const struct vu_guest *g, uint64_t gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nr_mem; i++)
+		if (gpa >= g->mem[i].gpa && gpa - g->mem[i].gpa < g->mem[i].len)
+			return true;
+	return false;
+}
+
+/*
+ * QEMU's dirty-bitmap sync between pre-copy rounds, at a quiet moment: the
+ * log so far goes to log_seen (what the test has "sent"), the log is
+ * cleared, and the used index of each queue is noted: from then on every
+ * page the device writes must be logged again.
+ */
+static uint8_t *log_seen;
+static uint16_t round_used[VU_GUEST_MAX_QUEUES];
+
+static void
+log_round(struct vu_guest *g)
+{
+	uint64_t i;
+	uint16_t q;
+
+	if (log_seen == NULL)
+		log_seen = calloc(1, g->log_size);
+	for (i = 0; log_seen != NULL && i < g->log_size; i++)
+		log_seen[i] |= g->log[i];
+	vu_guest_log_clear(g);
+	for (q = 0; q < g->nr_queues; q++)
+		round_used[q] = g->vq[q].used->idx;
+}
+
+/* Logged in this round or an earlier one. */
+static bool
+was_logged(const struct vu_guest *g, uint64_t gpa)
+{
+	uint64_t page = gpa / VDRV_PAGE_SIZE;
+
+	if (vu_guest_log_test(g, gpa))
+		return true;
+	return log_seen != NULL && page / 8 < g->log_size &&
+	       (log_seen[page / 8] >> (page % 8)) & 1;
+}
+
+static void
+log_rounds_reset(void)
+{
+	free(log_seen);
+	log_seen = NULL;
+	memset(round_used, 0, sizeof(round_used));
+}
+
+/* Every page of [gpa, gpa + len) is logged in this round. */
+static int
+check_range_logged(const struct vu_guest *g, uint64_t gpa, uint64_t len,
+		   const char *what, uint16_t q)
+{
+	uint64_t p;
+
+	for (p = gpa & ~(uint64_t)(VDRV_PAGE_SIZE - 1); p < gpa + len;
+	     p += VDRV_PAGE_SIZE) {
+		if (vu_guest_log_test(g, p))
+			continue;
+		fprintf(stderr, "queue %u: %s page 0x%" PRIx64 " written this round, not logged\n",
+			q, what, p);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The frontend's own view of this round: every RX buffer the device
+ * filled since log_round() (the used entries it published since, at most
+ * a ring of them) and those used entries must be logged now.
+ */
+static int
+check_round(const struct vu_guest *g)
+{
+	const struct vdrv_vq *vq;
+	struct vring_used_elem e;
+	uint16_t q, i, end, from, n = 0;
+	const struct vdrv_slot *s;
+
+	for (q = 0; q < g->nr_queues; q += 2) {
+		vq = &g->vq[q];
+		end = vq->used->idx;
+		from = round_used[q];
+		if ((uint16_t)(end - from) > vq->size)
+			from = end - vq->size;
+		for (i = from; i != end; i++, n++) {
+			e = vq->used->ring[i & (vq->size - 1)];
+			s = &vq->slot[e.id];
+			if (check_range_logged(g, s->buf_gpa + s->seg[0].off,
+					       e.len, "RX buffer", q) < 0 ||
+			    check_range_logged(g, vq->used_gpa +
+					       offsetof(struct vring_used, ring) +
+					       sizeof(e) * (i & (vq->size - 1)),
+					       sizeof(e), "used ring", q) < 0)
+				return -1;
+		}
+	}
+	printf("  round: %u RX buffers filled since the last sync, all logged\n",
+	       n);
+	CHECK(n > 0);
+	return 0;
+}
+
+/*
+ * Every truth page inside guest memory must be marked in the log: list
+ * the missed ones. Extra pages (logged, not written by the device: the
+ * frontend's own writes are not in the truth) are only counted.
+ */
+static int
+check_log_ext(const struct vu_guest *g, const struct pages *truth,
+	      bool may_be_empty)
+{
+	uint64_t missed = 0, inside = 0, extra = 0, logged = 0, pfn;
+	size_t i;
+
+	for (i = 0; i < truth->n; i++) {
+		pfn = truth->pfn[i];
+		if (!in_guest(g, pfn * VDRV_PAGE_SIZE))
+			continue;
+		inside++;
+		if (was_logged(g, pfn * VDRV_PAGE_SIZE))
+			continue;
+		if (missed++ < MAX_LISTED)
+			fprintf(stderr, "  MISSED: gpa 0x%" PRIx64 "\n",
+				pfn * VDRV_PAGE_SIZE);
+	}
+	for (pfn = 0; pfn < g->log_size * 8; pfn++) {
+		if (!was_logged(g, pfn * VDRV_PAGE_SIZE))
+			continue;
+		logged++;
+		if (!pages_has(truth, pfn))
+			extra++;
+	}
+	printf("  log: %" PRIu64 " truth pages in guest memory (%zu in all), "
+	       "%" PRIu64 " logged, %" PRIu64 " missed, %" PRIu64 " extra\n",
+	       inside, truth->n, logged, missed, extra);
+	if (missed > 0) {
+		fprintf(stderr, "%" PRIu64 " page(s) written by the device are not in the dirty log\n",
+			missed);
+		return -1;
+	}
+	CHECK(inside > 0 || may_be_empty);
+	return 0;
+}
+
+static int
+check_log(const struct vu_guest *g, const struct pages *truth)
+{
+	return check_log_ext(g, truth, false);
+}
+
+/*
+ * Every page of every used ring is logged: in SW mode the device writes
+ * shadow rings (outside guest memory, not in the check above) and the
+ * relay the guest's, which the truth does not see.
+ */
+static int
+check_used_logged(const struct vu_guest *g)
+{
+	const struct vdrv_vq *vq;
+	uint64_t gpa;
+	uint16_t q;
+
+	for (q = 0; q < g->nr_queues; q++) {
+		vq = &g->vq[q];
+		for (gpa = vq->used_gpa; gpa < vq->used_gpa + vq->used_len;
+		     gpa += VDRV_PAGE_SIZE) {
+			if (vu_guest_log_test(g, gpa))
+				continue;
+			fprintf(stderr, "used ring of queue %u: page 0x%" PRIx64 " not logged\n",
+				q, gpa);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The pages of every RX buffer (all used: the rings wrapped) are true. */
+static int
+check_rx_pages(const struct vu_guest *g, const struct pages *truth)
+{
+	const struct vdrv_vq *vq;
+	uint16_t p, i;
+
+	for (p = 0; p < g->nr_queues / 2; p++) {
+		vq = &g->vq[2 * p];
+		for (i = 0; i < vq->size; i++) {
+			if (pages_has(truth, vq->slot[i].buf_gpa / VDRV_PAGE_SIZE))
+				continue;
+			fprintf(stderr, "RX buffer %u of queue %u (gpa 0x%" PRIx64 ") not in the truth\n",
+				i, 2 * p, vq->slot[i].buf_gpa);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- Traffic: one numbered stream per queue pair, pair p to pair p ---- */
+
+struct traffic {
+	struct vu_guest *g;
+	struct vu_flow f[NR_PAIRS];
+	uint16_t pairs;		/* flows from pair 0 on */
+	bool primed;
+};
+
+static void
+traffic_init(struct traffic *t, struct vu_guest *g, uint16_t pairs,
+	     uint32_t stream, uint32_t frames)
+{
+	uint16_t p;
+
+	t->g = g;
+	t->pairs = pairs;
+	t->primed = false;
+	for (p = 0; p < pairs; p++)
+		vu_flow_init(&t->f[p], g, p, g, p, stream + p, frames);
+}
+
+static bool
+traffic_done(const struct traffic *t)
+{
+	uint16_t p;
+
+	for (p = 0; p < t->pairs; p++)
+		if (!vu_flow_done(&t->f[p]))
+			return false;
+	return true;
+}
+
+static uint32_t
+traffic_sent(const struct traffic *t)
+{
+	uint32_t n = 0;
+	uint16_t p;
+
+	for (p = 0; p < t->pairs; p++)
+		n += t->f[p].sent;
+	return n;
+}
+
+static int
+traffic_err(const struct traffic *t)
+{
+	uint16_t p;
+
+	for (p = 0; p < t->pairs; p++)
+		if (t->f[p].err != 0)
+			return t->f[p].err;
+	return 0;
+}
+
+/* Step every flow until all are done or @sent frames were posted. */
+static int
+traffic_run_until(struct traffic *t, uint32_t sent)
+{
+	int64_t end = now_ms() + TRAFFIC_MS;
+	unsigned int work;
+	uint16_t p;
+
+	if (!t->primed)
+		for (p = 0; p < t->pairs; p++)
+			vu_flow_prime(&t->f[p]);
+	t->primed = true;
+	while (!traffic_done(t) && traffic_err(t) == 0 &&
+	       traffic_sent(t) < sent) {
+		if (now_ms() >= end) {
+			fprintf(stderr, "traffic timed out\n");
+			break;
+		}
+		work = 0;
+		for (p = 0; p < t->pairs; p++)
+			work += vu_flow_step(&t->f[p]);
+		if (work == 0)
+			vu_guest_wait_irq(t->g, 5);
+	}
+	vu_guest_poll_irqs(t->g);
+	if (traffic_err(t) != 0 || (!traffic_done(t) && traffic_sent(t) < sent)) {
+		for (p = 0; p < t->pairs; p++)
+			vu_flow_dump(&t->f[p]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Step until every frame posted so far has been received. */
+static int
+traffic_drain(struct traffic *t)
+{
+	int64_t end = now_ms() + TRAFFIC_MS;
+	uint32_t total[NR_PAIRS];
+	bool idle = false;
+	uint16_t p;
+
+	for (p = 0; p < t->pairs; p++)
+		total[p] = t->f[p].total;
+	while (!idle && traffic_err(t) == 0 && now_ms() < end) {
+		unsigned int work = 0;
+
+		idle = true;
+		for (p = 0; p < t->pairs; p++) {
+			if (t->f[p].rcvd == t->f[p].sent &&
+			    t->f[p].tx_done == t->f[p].sent)
+				continue;
+			idle = false;
+			/* Receive only: no more frames posted meanwhile. */
+			t->f[p].total = t->f[p].sent;
+			work += vu_flow_step(&t->f[p]);
+		}
+		if (!idle && work == 0)
+			vu_guest_wait_irq(t->g, 1);
+	}
+	vu_guest_poll_irqs(t->g);
+	for (p = 0; p < t->pairs; p++)
+		t->f[p].total = total[p];
+	if (!idle)
+		fprintf(stderr, "traffic did not drain\n");
+	return idle ? 0 : -1;
+}
+
+/* Spin until the device has used an entry of @vq past @from (<= 1 s). */
+static void
+wait_busy(const struct vdrv_vq *vq, uint16_t from)
+{
+	int64_t end = now_ms() + 1000;
+
+	while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) == from &&
+	       now_ms() < end)
+		;
+}
+
+static int
+traffic_run(struct traffic *t)
+{
+	return traffic_run_until(t, UINT32_MAX);
+}
+
+/* ---- Guest ---- */
+
+static int
+guest_open(struct vu_guest *g, uint64_t log_size)
+{
+	const struct vu_guest_params p = {
+		.nr_pairs = NR_PAIRS,
+		.queue_size = QUEUE_SIZE,
+		.mem_len = 32ULL << 20,
+		.features = GUEST_FEATURES,
+		.timeout_ms = 10000,	/* a loaded machine */
+	};
+
+	CHECK_EQ(vu_guest_connect(g, vdpa.sock, &p), 0);
+	CHECK_EQ(vu_guest_queues_init(g), 0);
+	CHECK_EQ(vu_guest_set_mem_table(g, g->nr_mem), 0);
+	CHECK(g->dev_features & (1ULL << VU_F_LOG_ALL));
+	CHECK(g->features & (1ULL << VIRTIO_NET_F_MQ));
+	CHECK(g->protocol & (1ULL << VU_PF_LOG_SHMFD));
+	CHECK_EQ(vu_guest_start(g), 0);
+	CHECK_EQ(log_wait(CONFIGURED_MSG, 1, WAIT_MS), 1);
+	CHECK_EQ(vu_guest_set_log(g, log_size), 0);
+	return 0;
+}
+
+/* LOG_ALL on or off; the backend has handled it when this returns. */
+static int
+log_all(struct vu_guest *g, bool on)
+{
+	CHECK_EQ(vu_guest_log_all(g, on), 0);
+	CHECK_EQ(vu_guest_sync(g), 0);
+	return 0;
+}
+
+/* GET_VRING_BASE of every queue (QEMU's vhost_dev_stop): the close. */
+static int
+stop_and_check_bases(struct vu_guest *g, uint32_t *bases)
+{
+	uint16_t q;
+
+	CHECK_EQ(vu_guest_stop(g, bases), 0);
+	for (q = 0; q < g->nr_queues; q++) {
+		/* The device wrote nothing since: what the frontend sees. */
+		if (bases[q] == g->vq[q].used->idx)
+			continue;
+		fprintf(stderr, "queue %u: base %u, used idx %u (avail %u)\n",
+			q, bases[q], g->vq[q].used->idx, g->vq[q].avail_idx);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Cases ---- */
+
+/* LOG_ALL from the start, traffic on every pair, close. */
+static int
+case_log_full(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct pages truth = { 0 };
+	struct traffic t;
+	struct vu_guest g;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	/* Two pre-copy rounds. */
+	if (traffic_run_until(&t, FRAMES * NR_PAIRS / 2) < 0 ||
+	    traffic_drain(&t) < 0)
+		goto out;
+	log_round(&g);
+	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0 ||
+	    truth_read(&truth) < 0)
+		goto out;
+	if (check_log(&g, &truth) == 0 && check_rx_pages(&g, &truth) == 0 &&
+	    check_round(&g) == 0 && check_used_logged(&g) == 0)
+		ret = check_closes(1);
+out:
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * The end of a migration in the middle of traffic, ROUNDS times: a ring of
+ * frames posted at once and the stop while the device works on them (or
+ * before it saw them). The indices handed back must be the used indices
+ * the frontend sees; a destination on the same memory resumes from them
+ * (logging again: the next round migrates it), and every numbered frame
+ * arrives once, in order: a TX entry skipped or processed twice breaks the
+ * sequence, an RX entry skipped or reused breaks the reap.
+ */
+#define ROUNDS		16
+#define RS_FRAMES	(FRAMES * 4)
+
+static int
+ring_state_round(struct vu_guest *g, struct traffic *t, unsigned int round,
+		 unsigned int *busy, unsigned int *unseen)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct pages truth = { 0 };
+	uint16_t p, used0;
+	int ret;
+
+	if (traffic_run_until(t, (round + 1) * RS_FRAMES * NR_PAIRS /
+			      (ROUNDS + 2)) < 0 || traffic_drain(t) < 0)
+		return -1;
+	used0 = g->vq[1].used->idx;
+	for (p = 0; p < NR_PAIRS; p++)
+		vu_flow_step(&t->f[p]);
+	/* Odd rounds stop at once, even ones once the device is busy. */
+	if (round % 2 == 0)
+		wait_busy(&g->vq[1], used0);
+	if (stop_and_check_bases(g, bases) < 0 || truth_read(&truth) < 0)
+		return -1;
+	/* A stop before the device saw the burst: nothing written. */
+	ret = check_log_ext(g, &truth, true);
+	free(truth.pfn);
+	if (ret < 0)
+		return -1;
+	for (p = 0; p < NR_PAIRS; p++) {
+		*busy += bases[2 * p + 1] != used0 &&
+			 bases[2 * p + 1] != g->vq[2 * p + 1].avail_idx;
+		*unseen += bases[2 * p + 1] != g->vq[2 * p + 1].avail_idx;
+	}
+	vu_guest_log_clear(g);
+	if (vu_guest_reconnect(g, vdpa.sock, bases) < 0 ||
+	    log_wait(CONFIGURED_MSG, round + 2, WAIT_MS) != round + 2 ||
+	    vu_guest_set_log(g, 0) < 0 || log_all(g, true) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+case_ring_state(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	unsigned int round, busy = 0, unseen = 0;
+	struct traffic t;
+	struct vu_guest g;
+	uint16_t p;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, RS_FRAMES);
+	for (round = 0; round < ROUNDS; round++)
+		if (ring_state_round(&g, &t, round, &busy, &unseen) < 0)
+			goto out;
+	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0)
+		goto out;
+	printf("  %u stops: TX entries left to the destination in %u queue(s), "
+	       "in the middle of a burst in %u\n", ROUNDS, unseen, busy);
+	for (p = 0; p < NR_PAIRS; p++) {
+		if (bases[2 * p + 1] != (uint16_t)RS_FRAMES ||
+		    bases[2 * p] != (uint16_t)RS_FRAMES) {
+			fprintf(stderr, "pair %u: bases %u %u, want %u\n", p,
+				bases[2 * p], bases[2 * p + 1], RS_FRAMES);
+			goto out;
+		}
+	}
+	ret = check_closes(ROUNDS + 1);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/* Traffic without logging, LOG_ALL on in the middle of it, close. */
+static int
+case_switch_midway(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct pages truth = { 0 };
+	struct traffic t;
+	struct vu_guest g;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (traffic_run_until(&t, FRAMES * NR_PAIRS / 3) < 0)
+		goto out;
+	vu_guest_log_clear(&g);
+	if (log_all(&g, true) < 0)
+		goto out;
+	/* A round after the switch. */
+	if (traffic_run_until(&t, 2 * FRAMES * NR_PAIRS / 3) < 0 ||
+	    traffic_drain(&t) < 0)
+		goto out;
+	log_round(&g);
+	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0 ||
+	    truth_read(&truth) < 0)
+		goto out;
+	if (check_log(&g, &truth) == 0 && check_round(&g) == 0 &&
+	    check_used_logged(&g) == 0)
+		ret = check_closes(1);
+	if (ret == 0 && mode->sw && log_count(SHADOW_MSG) != 1) {
+		fprintf(stderr, "the switch did not put the queues on shadow rings\n");
+		ret = -1;
+	}
+out:
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * A cancelled migration: LOG_ALL on then off in the middle of traffic.
+ * Traffic goes on without a reconnect; the device is back on the guest's
+ * rings (no new shadow set-up after the cancel) except on a VF without
+ * ring-state registers, which stays on them; nothing logs any more.
+ */
+static int
+case_cancel(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	unsigned int shadows, hw_logs;
+	struct traffic t;
+	struct vu_guest g;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (traffic_run_until(&t, FRAMES * NR_PAIRS / 2) < 0)
+		goto out;
+	if (vu_guest_log_count(&g) == 0) {
+		fprintf(stderr, "nothing logged while logging\n");
+		goto out;
+	}
+	shadows = log_count(SHADOW_MSG);
+	hw_logs = log_count(HW_LOG_MSG);
+	if (log_all(&g, false) < 0 || log_wait(CANCEL_MSG, 1, WAIT_MS) != 1)
+		goto out;
+	vu_guest_log_clear(&g);
+	if (traffic_run(&t) < 0)
+		goto out;
+	/* The rest of the frames after the cancel: a second stream too. */
+	traffic_init(&t, &g, NR_PAIRS, 11, FRAMES);
+	if (traffic_run(&t) < 0)
+		goto out;
+	if (vu_guest_log_count(&g) != 0) {
+		fprintf(stderr, "%" PRIu64 " pages logged after the cancel\n",
+			vu_guest_log_count(&g));
+		goto out;
+	}
+	if (mode->has_lm && (log_count(SHADOW_MSG) != shadows ||
+			     log_count(HW_LOG_MSG) != hw_logs)) {
+		fprintf(stderr, "shadow rings or HW logging set up again after the cancel\n");
+		goto out;
+	}
+	printf("  after the cancel: %s\n", !mode->sw ? "HW logging off" :
+	       mode->has_lm ? "the guest's rings again" :
+	       "still on shadow rings (no ring-state registers)");
+	if (stop_and_check_bases(&g, bases) == 0)
+		ret = check_closes(1);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/* A queue pair disabled and enabled again while logging. */
+static int
+case_queue_toggle_logging(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct pages truth = { 0 };
+	struct traffic t, t1;
+	struct vu_guest g;
+	uint16_t q;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES / 2);
+	if (traffic_run(&t) < 0)
+		goto out;
+	/* Pair 1 off and on while pair 0 carries traffic. */
+	traffic_init(&t, &g, 1, 21, FRAMES);
+	if (traffic_run_until(&t, FRAMES / 3) < 0)
+		goto out;
+	for (q = 2; q < 4; q++)
+		if (vu_set_vring_enable(&g.c, q, false) < 0)
+			goto out;
+	if (traffic_run_until(&t, 2 * FRAMES / 3) < 0)
+		goto out;
+	for (q = 2; q < 4; q++)
+		if (vu_set_vring_enable(&g.c, q, true) < 0)
+			goto out;
+	if (vu_guest_sync(&g) < 0 || traffic_run(&t) < 0)
+		goto out;
+	/* Both pairs again, in a new round: still logging? */
+	log_round(&g);
+	traffic_init(&t1, &g, NR_PAIRS, 31, FRAMES / 2);
+	if (traffic_run(&t1) < 0 || stop_and_check_bases(&g, bases) < 0 ||
+	    truth_read(&truth) < 0)
+		goto out;
+	if (check_log(&g, &truth) == 0 && check_round(&g) == 0 &&
+	    check_used_logged(&g) == 0)
+		ret = check_closes(1);
+out:
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * A memory-table update while logging: vhost closes the device and
+ * configures it again. The truth of both configurations must be logged.
+ */
+static int
+case_mem_update_logging(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct pages truth = { 0 };
+	struct traffic t;
+	struct vu_guest g;
+	uint64_t top;
+	uint16_t p;
+	int ret = -1;
+
+	/* A log for region 0 and the region to come. */
+	top = VU_GUEST_GPA + (32ULL << 20) + (8ULL << 20);
+	if (guest_open(&g, (top / VDRV_PAGE_SIZE + 7) / 8) < 0 ||
+	    log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (traffic_run_until(&t, FRAMES) < 0)
+		goto out;
+	if (vu_guest_add_region(&g, g.mem[0].gpa + g.mem[0].len,
+				8ULL << 20) != 1 ||
+	    vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
+		goto out;
+	if (log_wait(CONFIGURED_MSG, 2, WAIT_MS) != 2 || check_closes(1) < 0 ||
+	    truth_read(&truth) < 0)
+		goto out;
+	if (traffic_run(&t) < 0)
+		goto out;
+	/* A new round on the new configuration: still logging? */
+	log_round(&g);
+	/* TX frames from the new region: the device reads it. */
+	traffic_init(&t, &g, NR_PAIRS, 41, FRAMES);
+	for (p = 0; p < NR_PAIRS; p++) {
+		t.f[p].tx_mem = &g.mem[1];
+		t.f[p].tx_mem_off = p * (4ULL << 20);
+	}
+	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0 ||
+	    truth_read(&truth) < 0)
+		goto out;
+	if (check_log(&g, &truth) == 0 && check_rx_pages(&g, &truth) == 0 &&
+	    check_round(&g) == 0 && check_used_logged(&g) == 0)
+		ret = check_closes(2);
+out:
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/* ---- Runner ---- */
+
+struct mig_case {
+	const char *name;
+	int (*fn)(void);
+};
+
+static const struct mig_case cases[] = {
+	{ "log_full", case_log_full },
+	{ "ring_state", case_ring_state },
+	{ "switch_midway", case_switch_midway },
+	{ "cancel", case_cancel },
+	{ "queue_toggle_logging", case_queue_toggle_logging },
+	{ "mem_update_logging", case_mem_update_logging },
+};
+
+#define NR_CASES (sizeof(cases) / sizeof(cases[0]))
+#define NR_MODES (sizeof(modes) / sizeof(modes[0]))
+
+static int
+run_case(const struct mig_case *c, const struct mode *m)
+{
+	int64_t t0 = now_ms();
+	char name[64];
+	int ret;
+
+	mode = m;
+	log_rounds_reset();
+	snprintf(name, sizeof(name), "%s_%s", c->name, m->name);
+	ret = vdpa_start(name);
+	if (ret == 0) {
+		ret = c->fn();
+		if (ret == 0 && !vdpa_alive()) {
+			fprintf(stderr, "dpdk-vdpa died\n");
+			ret = -1;
+		}
+		if (ret == 0)
+			ret = vdpa_quit();
+		if (ret != 0)
+			log_tail();
+	}
+	vdpa_cleanup();
+	printf("%s migration/%s (%.1f s)\n", ret == 0 ? "ok  " : "FAIL", name,
+	       (now_ms() - t0) / 1000.0);
+	fflush(stdout);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cname = argc > 2 ? argv[2] : "";
+	const char *mname = argc > 3 ? argv[3] : "all";
+	unsigned int i, j, ran = 0, failed = 0;
+
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "usage: %s <builddir> <case>|all|list [<mode>|all]\n",
+			argv[0]);
+		return 2;
+	}
+	build_dir = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < NR_CASES; i++) {
+		for (j = 0; j < NR_MODES; j++) {
+			if (strcmp(cname, "list") == 0) {
+				printf("%s %s\n", cases[i].name, modes[j].name);
+				continue;
+			}
+			if ((strcmp(cname, "all") != 0 &&
+			     strcmp(cname, cases[i].name) != 0) ||
+			    (strcmp(mname, "all") != 0 &&
+			     strcmp(mname, modes[j].name) != 0))
+				continue;
+			ran++;
+			if (run_case(&cases[i], &modes[j]) != 0)
+				failed++;
+		}
+	}
+	if (strcmp(cname, "list") == 0)
+		return 0;
+	if (ran == 0) {
+		fprintf(stderr, "no case %s %s\n", cname, mname);
+		return 2;
+	}
+	printf("%u passed, %u failed\n", ran - failed, failed);
+	return failed == 0 ? 0 : 1;
+}
