@@ -28,7 +28,6 @@
  *   bench_relay [-q]     (-q: fewer repetitions, a quick run)
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,6 +45,7 @@
 #include <vdpa_driver.h>
 
 #include "ifcvf_vdpa.h"
+#include "vdpa_proc.h"
 #include "vu_guest.h"
 
 #define MEM_LEN		(64ULL << 20)
@@ -365,7 +365,7 @@ close_once(const char *path, uint16_t size, bool log, bool burst,
 		.timeout_ms = 10000,
 	};
 	struct vu_guest g;
-	struct vu_flow f;
+	struct vdrv_flow f;
 	int ret = -1;
 	uint32_t num;
 	double t0;
@@ -383,7 +383,7 @@ close_once(const char *path, uint16_t size, bool log, bool burst,
 	/* A ring of frames in flight when the stop comes, or none. */
 	vu_flow_init(&f, &g, 0, &g, 0, 2, size);
 	if (burst)
-		vu_flow_step(&f);
+		vdrv_flow_step(&f);
 	close_time = -1;
 	t0 = now_s();
 	if (vu_get_vring_base(&g.c, 0, &num) < 0)
@@ -446,32 +446,6 @@ bench_close(const char *mode, const char *path)
 	return 0;
 }
 
-/* EAL's runtime folder of the file prefix: files only, no subfolders. */
-static void
-remove_runtime_dir(const char *prefix)
-{
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	char dir[256], path[512];
-	struct dirent *e;
-	DIR *d;
-
-	if (getuid() == 0 || xdg == NULL)
-		snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", prefix);
-	else
-		snprintf(dir, sizeof(dir), "%s/dpdk/%s", xdg, prefix);
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -523,6 +497,6 @@ out:
 	rte_vhost_driver_unregister(sw);
 	rte_eal_cleanup();
 	rmdir(dir);
-	remove_runtime_dir(prefix + strlen("--file-prefix="));
+	vdpa_remove_runtime_dir(prefix + strlen("--file-prefix="));
 	return ret;
 }

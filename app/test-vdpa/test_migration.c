@@ -18,18 +18,12 @@
  * TEST_MIG_KEEP_LOG=1 keeps dpdk-vdpa's log and the truth file.
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -37,6 +31,7 @@
 #include <linux/virtio_ring.h>
 
 #include "test.h"
+#include "vdpa_proc.h"
 #include "vu_guest.h"
 
 #define NR_PAIRS	2
@@ -45,8 +40,6 @@
 #define WAIT_MS		10000
 #define TRAFFIC_MS	15000
 #define MAX_LISTED	20
-#define CLOSED_MSG	"closed, IOMMU holds "
-#define CLOSED_ZERO	"closed, IOMMU holds 0 mappings"
 #define SHADOW_MSG	"queues on shadow rings"
 #define HW_LOG_MSG	"HW dirty logging"
 #define CANCEL_MSG	"dirty logging off (migration cancelled)"
@@ -77,278 +70,30 @@ static const struct mode modes[] = {
 	{ "virtio", "profile=virtio", false, true },
 };
 
-static const char *build_dir;
 static const struct mode *mode;
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	usleep(ms * 1000);
-}
-
-/* ---- dpdk-vdpa as a child: stdin a fifo held open, a unique prefix ---- */
-
-static struct {
-	pid_t pid;
-	int stdin_fd;
-	char dir[64];
-	char log[96];
-	char sock[96];
-	char truth[96];
-	char prefix[64];
-} vdpa = { .pid = -1, .stdin_fd = -1 };
-
-static char *
-log_text(void)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f, *m;
-	int ch;
-
-	f = fopen(vdpa.log, "r");
-	m = open_memstream(&buf, &len);
-	while (f != NULL && (ch = fgetc(f)) != EOF)
-		fputc(ch, m);
-	fclose(m);
-	if (f != NULL)
-		fclose(f);
-	return buf;
-}
+/* The dpdk-vdpa of the running case, and its VF's truth file. */
+static struct vdpa_proc vdpa;
+static const char *const vdpa_args[] = { "--no-shconf", NULL };
+static char truth_path[192];
 
 static unsigned int
 log_count(const char *needle)
 {
-	char *text = log_text(), *p = text;
-	unsigned int n = 0;
-
-	while ((p = strstr(p, needle)) != NULL) {
-		n++;
-		p += strlen(needle);
-	}
-	free(text);
-	return n;
+	return vdpa_proc_log_count(&vdpa, needle);
 }
 
 static unsigned int
-log_wait(const char *needle, unsigned int count, int ms)
+log_wait(const char *needle, unsigned int count)
 {
-	int64_t end = now_ms() + ms;
-	unsigned int n;
-
-	while ((n = log_count(needle)) < count && now_ms() < end)
-		sleep_ms(20);
-	return n;
-}
-
-static void
-log_tail(void)
-{
-	char *text = log_text();
-	size_t len = strlen(text);
-	char *p = text + len;
-	unsigned int lines = 40;
-
-	while (p > text && lines > 0)
-		if (*--p == '\n')
-			lines--;
-	fprintf(stderr, "---- dpdk-vdpa log tail (%s) ----\n%s\n----\n",
-		vdpa.log, p);
-	free(text);
-}
-
-static bool
-vdpa_alive(void)
-{
-	int st;
-
-	if (vdpa.pid <= 0)
-		return false;
-	if (waitpid(vdpa.pid, &st, WNOHANG) == 0)
-		return true;
-	fprintf(stderr, "dpdk-vdpa ended (status 0x%x)\n", st);
-	vdpa.pid = -1;
-	return false;
-}
-
-static void
-child_exec(const char *fifo, const char *vdev)
-{
-	char prog[256], plugin[256], iface[128], fp[96];
-	int in, out;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	in = open(fifo, O_RDONLY);
-	out = open(vdpa.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (in < 0 || out < 0)
-		_exit(126);
-	dup2(in, 0);
-	dup2(out, 1);
-	dup2(out, 2);
-	snprintf(prog, sizeof(prog), "%s/app/test-vdpa/dpdk-vdpa", build_dir);
-	snprintf(plugin, sizeof(plugin),
-		 "%s/drivers/vdpa/ifc/librte_vdpa_ifc.so", build_dir);
-	snprintf(iface, sizeof(iface), "%s/sock", vdpa.dir);
-	snprintf(fp, sizeof(fp), "--file-prefix=%s", vdpa.prefix);
-	execl(prog, prog, "-l", "0", "--no-pci", "--no-huge", "-m", "256",
-	      "--no-shconf", fp, "-d", plugin,
-	      "--log-level=pmd.vdpa.ifcvf*:info", "--vdev", vdev, "--",
-	      "--iface", iface, (char *)NULL);
-	_exit(127);
-}
-
-static void
-vdpa_kill(void)
-{
-	if (vdpa.pid > 0) {
-		kill(vdpa.pid, SIGKILL);
-		waitpid(vdpa.pid, NULL, 0);
-	}
-	vdpa.pid = -1;
-	if (vdpa.stdin_fd >= 0)
-		close(vdpa.stdin_fd);
-	vdpa.stdin_fd = -1;
-}
-
-static int
-vdpa_start(const char *name)
-{
-	char fifo[96], vdev[512];
-	struct stat sb;
-	int64_t end;
-
-	snprintf(vdpa.dir, sizeof(vdpa.dir), "/tmp/test_mig.XXXXXX");
-	if (mkdtemp(vdpa.dir) == NULL)
-		return -errno;
-	snprintf(vdpa.log, sizeof(vdpa.log), "%s/vdpa.log", vdpa.dir);
-	snprintf(vdpa.sock, sizeof(vdpa.sock), "%s/sock0", vdpa.dir);
-	snprintf(vdpa.truth, sizeof(vdpa.truth), "%s/truth", vdpa.dir);
-	snprintf(vdpa.prefix, sizeof(vdpa.prefix), "tmig%d_%.20s",
-		 (int)getpid(), name);
-	snprintf(fifo, sizeof(fifo), "%s/stdin", vdpa.dir);
-	snprintf(vdev, sizeof(vdev),
-		 "vdpa_ifcvf_sim0,qp=%u,wire=loop,truth=%s,%s", NR_PAIRS,
-		 vdpa.truth, mode->devargs);
-	if (mkfifo(fifo, 0600) < 0)
-		return -errno;
-	vdpa.stdin_fd = open(fifo, O_RDWR | O_CLOEXEC);
-	if (vdpa.stdin_fd < 0)
-		return -errno;
-	vdpa.pid = fork();
-	if (vdpa.pid < 0)
-		return -errno;
-	if (vdpa.pid == 0)
-		child_exec(fifo, vdev);
-	end = now_ms() + 15000;
-	while (stat(vdpa.sock, &sb) != 0) {
-		if (!vdpa_alive() || now_ms() >= end) {
-			fprintf(stderr, "dpdk-vdpa: no socket %s\n", vdpa.sock);
-			log_tail();
-			vdpa_kill();
-			return -ETIMEDOUT;
-		}
-		sleep_ms(20);
-	}
-	return 0;
-}
-
-static int
-vdpa_quit(void)
-{
-	int64_t end = now_ms() + 10000;
-	int st = 0;
-	pid_t r;
-
-	if (write(vdpa.stdin_fd, "q\n", 2) != 2)
-		fprintf(stderr, "cannot write to dpdk-vdpa's stdin\n");
-	while ((r = waitpid(vdpa.pid, &st, WNOHANG)) == 0 && now_ms() < end)
-		sleep_ms(20);
-	if (r == 0) {
-		fprintf(stderr, "dpdk-vdpa did not quit in 10 s\n");
-		vdpa_kill();
-		return -1;
-	}
-	vdpa.pid = -1;
-	vdpa_kill();
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "dpdk-vdpa ended with status 0x%x\n", st);
-		return -1;
-	}
-	return 0;
-}
-
-/* EAL's runtime folder of the file prefix: files only, no subfolders. */
-static void
-remove_runtime_dir(void)
-{
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	char dir[256], path[512];
-	struct dirent *e;
-	DIR *d;
-
-	if (getuid() == 0 || xdg == NULL)
-		snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", vdpa.prefix);
-	else
-		snprintf(dir, sizeof(dir), "%s/dpdk/%s", xdg, vdpa.prefix);
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void
-vdpa_cleanup(void)
-{
-	char path[128];
-
-	vdpa_kill();
-	if (vdpa.prefix[0] != '\0')
-		remove_runtime_dir();
-	vdpa.prefix[0] = '\0';
-	if (vdpa.dir[0] == '\0')
-		return;
-	if (getenv("TEST_MIG_KEEP_LOG") != NULL) {
-		fprintf(stderr, "kept: %s\n", vdpa.dir);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/stdin", vdpa.dir);
-	unlink(path);
-	unlink(vdpa.sock);
-	unlink(vdpa.log);
-	unlink(vdpa.truth);
-	rmdir(vdpa.dir);
-	vdpa.dir[0] = '\0';
+	return vdpa_proc_log_wait(&vdpa, needle, count, WAIT_MS);
 }
 
 /* Every close so far left no mapping; at least @min closes seen. */
 static int
 check_closes(unsigned int min)
 {
-	unsigned int all = log_wait(CLOSED_MSG, min, WAIT_MS);
-	unsigned int zero = log_count(CLOSED_ZERO);
-
-	if (all < min || zero != all) {
-		fprintf(stderr, "closes: %u seen (want >= %u), %u with 0 mappings\n",
-			all, min, zero);
-		return -1;
-	}
-	return 0;
+	return vdpa_proc_check_closes(&vdpa, min, WAIT_MS);
 }
 
 /* ---- Ground truth ---- */
@@ -389,12 +134,12 @@ pages_has(const struct pages *p, uint64_t pfn)
 static int
 truth_read(struct pages *p)
 {
-	FILE *f = fopen(vdpa.truth, "r");
+	FILE *f = fopen(truth_path, "r");
 	unsigned long long pfn;
 	size_t before = p->n;
 
 	if (f == NULL) {
-		fprintf(stderr, "no truth file %s: %s\n", vdpa.truth,
+		fprintf(stderr, "no truth file %s: %s\n", truth_path,
 			strerror(errno));
 		return -1;
 	}
@@ -402,7 +147,7 @@ truth_read(struct pages *p)
 		if (!pages_has(p, pfn))
 			pages_add(p, pfn);
 	fclose(f);
-	unlink(vdpa.truth);
+	unlink(truth_path);
 	printf("  truth: %zu new pages\n", p->n - before);
 	return 0;
 }
@@ -615,7 +360,7 @@ check_rx_pages(const struct vu_guest *g, const struct pages *truth)
 
 struct traffic {
 	struct vu_guest *g;
-	struct vu_flow f[NR_PAIRS];
+	struct vdrv_flow f[NR_PAIRS];
 	uint16_t pairs;		/* flows from pair 0 on */
 	bool primed;
 };
@@ -639,7 +384,7 @@ traffic_done(const struct traffic *t)
 	uint16_t p;
 
 	for (p = 0; p < t->pairs; p++)
-		if (!vu_flow_done(&t->f[p]))
+		if (!vdrv_flow_done(&t->f[p]))
 			return false;
 	return true;
 }
@@ -670,30 +415,30 @@ traffic_err(const struct traffic *t)
 static int
 traffic_run_until(struct traffic *t, uint32_t sent)
 {
-	int64_t end = now_ms() + TRAFFIC_MS;
+	int64_t end = vdrv_now_ms() + TRAFFIC_MS;
 	unsigned int work;
 	uint16_t p;
 
 	if (!t->primed)
 		for (p = 0; p < t->pairs; p++)
-			vu_flow_prime(&t->f[p]);
+			vdrv_flow_prime(&t->f[p]);
 	t->primed = true;
 	while (!traffic_done(t) && traffic_err(t) == 0 &&
 	       traffic_sent(t) < sent) {
-		if (now_ms() >= end) {
+		if (vdrv_now_ms() >= end) {
 			fprintf(stderr, "traffic timed out\n");
 			break;
 		}
 		work = 0;
 		for (p = 0; p < t->pairs; p++)
-			work += vu_flow_step(&t->f[p]);
+			work += vdrv_flow_step(&t->f[p]);
 		if (work == 0)
 			vu_guest_wait_irq(t->g, 5);
 	}
 	vu_guest_poll_irqs(t->g);
 	if (traffic_err(t) != 0 || (!traffic_done(t) && traffic_sent(t) < sent)) {
 		for (p = 0; p < t->pairs; p++)
-			vu_flow_dump(&t->f[p]);
+			vdrv_flow_dump(&t->f[p]);
 		return -1;
 	}
 	return 0;
@@ -703,14 +448,14 @@ traffic_run_until(struct traffic *t, uint32_t sent)
 static int
 traffic_drain(struct traffic *t)
 {
-	int64_t end = now_ms() + TRAFFIC_MS;
+	int64_t end = vdrv_now_ms() + TRAFFIC_MS;
 	uint32_t total[NR_PAIRS];
 	bool idle = false;
 	uint16_t p;
 
 	for (p = 0; p < t->pairs; p++)
 		total[p] = t->f[p].total;
-	while (!idle && traffic_err(t) == 0 && now_ms() < end) {
+	while (!idle && traffic_err(t) == 0 && vdrv_now_ms() < end) {
 		unsigned int work = 0;
 
 		idle = true;
@@ -721,7 +466,7 @@ traffic_drain(struct traffic *t)
 			idle = false;
 			/* Receive only: no more frames posted meanwhile. */
 			t->f[p].total = t->f[p].sent;
-			work += vu_flow_step(&t->f[p]);
+			work += vdrv_flow_step(&t->f[p]);
 		}
 		if (!idle && work == 0)
 			vu_guest_wait_irq(t->g, 1);
@@ -738,10 +483,10 @@ traffic_drain(struct traffic *t)
 static void
 wait_busy(const struct vdrv_vq *vq, uint16_t from)
 {
-	int64_t end = now_ms() + 1000;
+	int64_t end = vdrv_now_ms() + 1000;
 
 	while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) == from &&
-	       now_ms() < end)
+	       vdrv_now_ms() < end)
 		;
 }
 
@@ -771,7 +516,7 @@ guest_open(struct vu_guest *g, uint64_t log_size)
 	CHECK(g->features & (1ULL << VIRTIO_NET_F_MQ));
 	CHECK(g->protocol & (1ULL << VU_PF_LOG_SHMFD));
 	CHECK_EQ(vu_guest_start(g), 0);
-	CHECK_EQ(log_wait(CONFIGURED_MSG, 1, WAIT_MS), 1);
+	CHECK_EQ(log_wait(CONFIGURED_MSG, 1), 1);
 	CHECK_EQ(vu_guest_set_log(g, log_size), 0);
 	return 0;
 }
@@ -803,13 +548,33 @@ stop_and_check_bases(struct vu_guest *g, uint32_t *bases)
 	return 0;
 }
 
+/*
+ * The last round: traffic to its end, the close (GET_VRING_BASE of every
+ * queue), then every check of the log against the truth and of the
+ * frontend's view; at least @closes closes, each leaving no mapping.
+ */
+static int
+finish_and_check(struct vu_guest *g, struct traffic *t, struct pages *truth,
+		 bool rx_pages, unsigned int closes)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+
+	if (traffic_run(t) < 0 || stop_and_check_bases(g, bases) < 0 ||
+	    truth_read(truth) < 0)
+		return -1;
+	if (check_log(g, truth) < 0 ||
+	    (rx_pages && check_rx_pages(g, truth) < 0) ||
+	    check_round(g) < 0 || check_used_logged(g) < 0)
+		return -1;
+	return check_closes(closes);
+}
+
 /* ---- Cases ---- */
 
 /* LOG_ALL from the start, traffic on every pair, close. */
 static int
 case_log_full(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct pages truth = { 0 };
 	struct traffic t;
 	struct vu_guest g;
@@ -823,12 +588,7 @@ case_log_full(void)
 	    traffic_drain(&t) < 0)
 		goto out;
 	log_round(&g);
-	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0 ||
-	    truth_read(&truth) < 0)
-		goto out;
-	if (check_log(&g, &truth) == 0 && check_rx_pages(&g, &truth) == 0 &&
-	    check_round(&g) == 0 && check_used_logged(&g) == 0)
-		ret = check_closes(1);
+	ret = finish_and_check(&g, &t, &truth, true, 1);
 out:
 	free(truth.pfn);
 	vu_guest_fini(&g);
@@ -861,7 +621,7 @@ ring_state_round(struct vu_guest *g, struct traffic *t, unsigned int round,
 		return -1;
 	used0 = g->vq[1].used->idx;
 	for (p = 0; p < NR_PAIRS; p++)
-		vu_flow_step(&t->f[p]);
+		vdrv_flow_step(&t->f[p]);
 	/* Odd rounds stop at once, even ones once the device is busy. */
 	if (round % 2 == 0)
 		wait_busy(&g->vq[1], used0);
@@ -879,7 +639,7 @@ ring_state_round(struct vu_guest *g, struct traffic *t, unsigned int round,
 	}
 	vu_guest_log_clear(g);
 	if (vu_guest_reconnect(g, vdpa.sock, bases) < 0 ||
-	    log_wait(CONFIGURED_MSG, round + 2, WAIT_MS) != round + 2 ||
+	    log_wait(CONFIGURED_MSG, round + 2) != round + 2 ||
 	    vu_guest_set_log(g, 0) < 0 || log_all(g, true) < 0)
 		return -1;
 	return 0;
@@ -923,7 +683,6 @@ out:
 static int
 case_switch_midway(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct pages truth = { 0 };
 	struct traffic t;
 	struct vu_guest g;
@@ -942,12 +701,7 @@ case_switch_midway(void)
 	    traffic_drain(&t) < 0)
 		goto out;
 	log_round(&g);
-	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0 ||
-	    truth_read(&truth) < 0)
-		goto out;
-	if (check_log(&g, &truth) == 0 && check_round(&g) == 0 &&
-	    check_used_logged(&g) == 0)
-		ret = check_closes(1);
+	ret = finish_and_check(&g, &t, &truth, false, 1);
 	if (ret == 0 && mode->sw && log_count(SHADOW_MSG) != 1) {
 		fprintf(stderr, "the switch did not put the queues on shadow rings\n");
 		ret = -1;
@@ -984,7 +738,7 @@ case_cancel(void)
 	}
 	shadows = log_count(SHADOW_MSG);
 	hw_logs = log_count(HW_LOG_MSG);
-	if (log_all(&g, false) < 0 || log_wait(CANCEL_MSG, 1, WAIT_MS) != 1)
+	if (log_all(&g, false) < 0 || log_wait(CANCEL_MSG, 1) != 1)
 		goto out;
 	vu_guest_log_clear(&g);
 	if (traffic_run(&t) < 0)
@@ -1017,11 +771,9 @@ out:
 static int
 case_queue_toggle_logging(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct pages truth = { 0 };
-	struct traffic t, t1;
+	struct traffic t;
 	struct vu_guest g;
-	uint16_t q;
 	int ret = -1;
 
 	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
@@ -1033,25 +785,15 @@ case_queue_toggle_logging(void)
 	traffic_init(&t, &g, 1, 21, FRAMES);
 	if (traffic_run_until(&t, FRAMES / 3) < 0)
 		goto out;
-	for (q = 2; q < 4; q++)
-		if (vu_set_vring_enable(&g.c, q, false) < 0)
-			goto out;
-	if (traffic_run_until(&t, 2 * FRAMES / 3) < 0)
-		goto out;
-	for (q = 2; q < 4; q++)
-		if (vu_set_vring_enable(&g.c, q, true) < 0)
-			goto out;
-	if (vu_guest_sync(&g) < 0 || traffic_run(&t) < 0)
+	if (vu_guest_enable_queues(&g, 2, 2, false) < 0 ||
+	    traffic_run_until(&t, 2 * FRAMES / 3) < 0 ||
+	    vu_guest_enable_queues(&g, 2, 2, true) < 0 ||
+	    vu_guest_sync(&g) < 0 || traffic_run(&t) < 0)
 		goto out;
 	/* Both pairs again, in a new round: still logging? */
 	log_round(&g);
-	traffic_init(&t1, &g, NR_PAIRS, 31, FRAMES / 2);
-	if (traffic_run(&t1) < 0 || stop_and_check_bases(&g, bases) < 0 ||
-	    truth_read(&truth) < 0)
-		goto out;
-	if (check_log(&g, &truth) == 0 && check_round(&g) == 0 &&
-	    check_used_logged(&g) == 0)
-		ret = check_closes(1);
+	traffic_init(&t, &g, NR_PAIRS, 31, FRAMES / 2);
+	ret = finish_and_check(&g, &t, &truth, false, 1);
 out:
 	free(truth.pfn);
 	vu_guest_fini(&g);
@@ -1065,7 +807,6 @@ out:
 static int
 case_mem_update_logging(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct pages truth = { 0 };
 	struct traffic t;
 	struct vu_guest g;
@@ -1085,7 +826,7 @@ case_mem_update_logging(void)
 				8ULL << 20) != 1 ||
 	    vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 2, WAIT_MS) != 2 || check_closes(1) < 0 ||
+	if (log_wait(CONFIGURED_MSG, 2) != 2 || check_closes(1) < 0 ||
 	    truth_read(&truth) < 0)
 		goto out;
 	if (traffic_run(&t) < 0)
@@ -1098,12 +839,7 @@ case_mem_update_logging(void)
 		t.f[p].tx_mem = &g.mem[1];
 		t.f[p].tx_mem_off = p * (4ULL << 20);
 	}
-	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0 ||
-	    truth_read(&truth) < 0)
-		goto out;
-	if (check_log(&g, &truth) == 0 && check_rx_pages(&g, &truth) == 0 &&
-	    check_round(&g) == 0 && check_used_logged(&g) == 0)
-		ret = check_closes(2);
+	ret = finish_and_check(&g, &t, &truth, true, 2);
 out:
 	free(truth.pfn);
 	vu_guest_fini(&g);
@@ -1132,30 +868,17 @@ static const struct mig_case cases[] = {
 static int
 run_case(const struct mig_case *c, const struct mode *m)
 {
-	int64_t t0 = now_ms();
-	char name[64];
-	int ret;
+	char name[64], what[96], devargs[512];
 
 	mode = m;
 	log_rounds_reset();
 	snprintf(name, sizeof(name), "%s_%s", c->name, m->name);
-	ret = vdpa_start(name);
-	if (ret == 0) {
-		ret = c->fn();
-		if (ret == 0 && !vdpa_alive()) {
-			fprintf(stderr, "dpdk-vdpa died\n");
-			ret = -1;
-		}
-		if (ret == 0)
-			ret = vdpa_quit();
-		if (ret != 0)
-			log_tail();
-	}
-	vdpa_cleanup();
-	printf("%s migration/%s (%.1f s)\n", ret == 0 ? "ok  " : "FAIL", name,
-	       (now_ms() - t0) / 1000.0);
-	fflush(stdout);
-	return ret;
+	snprintf(what, sizeof(what), "migration/%s", name);
+	vdpa_proc_init(&vdpa, "test_mig", name);
+	snprintf(truth_path, sizeof(truth_path), "%s/truth", vdpa.dir);
+	snprintf(devargs, sizeof(devargs), "qp=%u,wire=loop,truth=%s,%s",
+		 NR_PAIRS, truth_path, m->devargs);
+	return vdpa_proc_run(&vdpa, devargs, c->fn, what);
 }
 
 int
@@ -1170,7 +893,9 @@ main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	build_dir = argv[1];
+	vdpa.build_dir = argv[1];
+	vdpa.eal_args = vdpa_args;
+	vdpa.keep = getenv("TEST_MIG_KEEP_LOG") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < NR_CASES; i++) {
 		for (j = 0; j < NR_MODES; j++) {

@@ -20,18 +20,12 @@
 
 #define _GNU_SOURCE	/* memfd_create() */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -39,313 +33,60 @@
 #include <linux/virtio_ring.h>
 
 #include "test.h"
+#include "vdpa_proc.h"
 #include "vu_guest.h"
 
 #define CLOSED_MSG	"closed, IOMMU holds "
-#define CLOSED_ZERO	"closed, IOMMU holds 0 mappings"
 #define CONFIGURED_MSG	"configured, 2 queues"
 #define CONF_FAILED_MSG	"configuration failed"
-#define KEEP_LOG	getenv("TEST_VU_KEEP_LOG")
 #define WAIT_MS		5000
 #define TRAFFIC_MS	10000
-#define IFCVF_MAX_QSIZE	4096	/* the simulated IFCVF's queue size max */
 
-static const char *build_dir;
-
-/* ---- dpdk-vdpa as a child ---- */
-
-struct vdpa_proc {
-	pid_t pid;
-	int stdin_fd;		/* the fifo's write side, held open */
-	char dir[128];
-	char log[192];
-	char sock[192];
-	char prefix[64];	/* EAL file prefix */
+/* The dpdk-vdpa of the running case. */
+static struct vdpa_proc vdpa;
+static const char *const vdpa_args[] = {
+	"--log-level=lib.vhost.config:debug", NULL
 };
-
-static struct vdpa_proc vdpa = { .pid = -1, .stdin_fd = -1 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	usleep(ms * 1000);
-}
-
-static char *
-log_text(void)
-{
-	FILE *f = fopen(vdpa.log, "r");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m;
-	int ch;
-
-	if (f == NULL)
-		return strdup("");
-	m = open_memstream(&buf, &len);
-	while ((ch = fgetc(f)) != EOF)
-		fputc(ch, m);
-	fclose(m);
-	fclose(f);
-	return buf;
-}
 
 static unsigned int
 log_count(const char *needle)
 {
-	char *text = log_text(), *p = text;
-	unsigned int n = 0;
-
-	while ((p = strstr(p, needle)) != NULL) {
-		n++;
-		p += strlen(needle);
-	}
-	free(text);
-	return n;
+	return vdpa_proc_log_count(&vdpa, needle);
 }
 
-/* Wait until @needle appears @count times; returns the count seen. */
 static unsigned int
-log_wait(const char *needle, unsigned int count, int ms)
+log_wait(const char *needle, unsigned int count)
 {
-	int64_t end = now_ms() + ms;
-	unsigned int n;
-
-	while ((n = log_count(needle)) < count && now_ms() < end)
-		sleep_ms(20);
-	return n;
-}
-
-static void
-log_tail(unsigned int lines)
-{
-	char *text = log_text();
-	size_t len = strlen(text);
-	char *p = text + len;
-
-	while (p > text && lines > 0) {
-		p--;
-		if (*p == '\n' && p + 1 < text + len)
-			lines--;
-	}
-	fprintf(stderr, "---- dpdk-vdpa log tail (%s) ----\n%s\n----\n",
-		vdpa.log, p);
-	free(text);
+	return vdpa_proc_log_wait(&vdpa, needle, count, WAIT_MS);
 }
 
 static bool
 vdpa_alive(void)
 {
-	int st;
-
-	if (vdpa.pid <= 0)
-		return false;
-	if (waitpid(vdpa.pid, &st, WNOHANG) == 0)
-		return true;
-	if (WIFSIGNALED(st))
-		fprintf(stderr, "dpdk-vdpa killed by signal %d (%s)\n",
-			WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else
-		fprintf(stderr, "dpdk-vdpa exited with %d\n", WEXITSTATUS(st));
-	vdpa.pid = -1;
-	return false;
+	return vdpa_proc_alive(&vdpa);
 }
-
-static void
-child_exec(const char *fifo, const char *vdev, const char *prefix)
-{
-	char prog[256], plugin[256], iface[192], fp[96], vd[128];
-	int in, out;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	in = open(fifo, O_RDONLY);
-	out = open(vdpa.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (in < 0 || out < 0)
-		_exit(126);
-	dup2(in, 0);
-	dup2(out, 1);
-	dup2(out, 2);
-	snprintf(prog, sizeof(prog), "%s/app/test-vdpa/dpdk-vdpa", build_dir);
-	/*
-	 * EAL refuses a -d path below a world-writable folder (a clone in
-	 * /tmp): a bare name, found through LD_LIBRARY_PATH.
-	 */
-	snprintf(plugin, sizeof(plugin), "%s/drivers/vdpa/ifc", build_dir);
-	setenv("LD_LIBRARY_PATH", plugin, 1);
-	snprintf(plugin, sizeof(plugin), "librte_vdpa_ifc.so");
-	snprintf(iface, sizeof(iface), "%s/sock", vdpa.dir);
-	snprintf(fp, sizeof(fp), "--file-prefix=%s", prefix);
-	snprintf(vd, sizeof(vd), "vdpa_ifcvf_sim0,%s", vdev);
-	if (getenv("TEST_VU_GDB") != NULL)
-		/* Debugging aid: a backtrace of every thread in the log. */
-		execlp("gdb", "gdb", "-batch", "-ex", "run", "-ex",
-		       "thread apply all bt", "--args", prog, "-l", "0",
-		       "--no-pci", "--no-huge", "-m", "256", fp, "-d", plugin,
-		       "--log-level=pmd.vdpa.ifcvf*:info",
-		       "--log-level=lib.vhost.config:debug", "--vdev", vd,
-		       "--", "--iface", iface, (char *)NULL);
-	execl(prog, prog, "-l", "0", "--no-pci", "--no-huge", "-m", "256", fp,
-	      "-d", plugin, "--log-level=pmd.vdpa.ifcvf*:info",
-	      "--log-level=lib.vhost.config:debug", "--vdev", vd, "--",
-	      "--iface", iface, (char *)NULL);
-	_exit(127);
-}
-
-static void
-vdpa_kill(void)
-{
-	if (vdpa.pid > 0) {
-		kill(vdpa.pid, SIGKILL);
-		waitpid(vdpa.pid, NULL, 0);
-	}
-	vdpa.pid = -1;
-	if (vdpa.stdin_fd >= 0)
-		close(vdpa.stdin_fd);
-	vdpa.stdin_fd = -1;
-}
-
-/* Start dpdk-vdpa with one simulated VF (@vdev: its devargs). */
-static int
-vdpa_start(const char *name, const char *vdev)
-{
-	char fifo[192];
-	struct stat sb;
-	int64_t end;
-
-	snprintf(vdpa.dir, sizeof(vdpa.dir), "/tmp/test_vu.XXXXXX");
-	if (mkdtemp(vdpa.dir) == NULL)
-		return -errno;
-	snprintf(vdpa.log, sizeof(vdpa.log), "%s/vdpa.log", vdpa.dir);
-	snprintf(vdpa.sock, sizeof(vdpa.sock), "%s/sock0", vdpa.dir);
-	snprintf(fifo, sizeof(fifo), "%s/stdin", vdpa.dir);
-	snprintf(vdpa.prefix, sizeof(vdpa.prefix), "tvu%d_%.20s",
-		 (int)getpid(), name);
-	if (mkfifo(fifo, 0600) < 0)
-		return -errno;
-	/* Read-write: opening cannot block, and the child never sees EOF. */
-	vdpa.stdin_fd = open(fifo, O_RDWR | O_CLOEXEC);
-	if (vdpa.stdin_fd < 0)
-		return -errno;
-	vdpa.pid = fork();
-	if (vdpa.pid < 0)
-		return -errno;
-	if (vdpa.pid == 0)
-		child_exec(fifo, vdev, vdpa.prefix);
-	end = now_ms() + 15000;
-	while (stat(vdpa.sock, &sb) != 0) {
-		if (!vdpa_alive() || now_ms() >= end) {
-			fprintf(stderr, "dpdk-vdpa: no socket %s\n", vdpa.sock);
-			log_tail(30);
-			vdpa_kill();
-			return -ETIMEDOUT;
-		}
-		sleep_ms(20);
-	}
-	return 0;
-}
-
-/* Ask dpdk-vdpa to quit; 0 if it exits with 0 in time. */
-static int
-vdpa_quit(void)
-{
-	int64_t end = now_ms() + 10000;
-	int st = 0;
-	pid_t r;
-
-	if (write(vdpa.stdin_fd, "q\n", 2) != 2)
-		fprintf(stderr, "cannot write to dpdk-vdpa's stdin\n");
-	while ((r = waitpid(vdpa.pid, &st, WNOHANG)) == 0 && now_ms() < end)
-		sleep_ms(20);
-	if (r == 0) {
-		fprintf(stderr, "dpdk-vdpa did not quit in 10 s\n");
-		vdpa_kill();
-		return -1;
-	}
-	vdpa.pid = -1;
-	close(vdpa.stdin_fd);
-	vdpa.stdin_fd = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "dpdk-vdpa ended with status 0x%x\n", st);
-		return -1;
-	}
-	return 0;
-}
-
-/* EAL's runtime folder of the file prefix (files only, no subfolders). */
-static void
-remove_runtime_dir(void)
-{
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	char dir[256], path[512];
-	struct dirent *e;
-	DIR *d;
-
-	if (getuid() == 0 || xdg == NULL)
-		snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", vdpa.prefix);
-	else
-		snprintf(dir, sizeof(dir), "%s/dpdk/%s", xdg, vdpa.prefix);
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void
-vdpa_cleanup(void)
-{
-	char path[256];
-
-	vdpa_kill();
-	if (vdpa.prefix[0] != '\0')
-		remove_runtime_dir();
-	vdpa.prefix[0] = '\0';
-	if (vdpa.dir[0] == '\0')
-		return;
-	if (KEEP_LOG != NULL) {
-		fprintf(stderr, "log kept: %s\n", vdpa.log);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/stdin", vdpa.dir);
-	unlink(path);
-	unlink(vdpa.sock);
-	unlink(vdpa.log);
-	rmdir(vdpa.dir);
-	vdpa.dir[0] = '\0';
-}
-
-/* ---- Checks on the driver's log ---- */
 
 /* Every close so far left no mapping; at least @min closes seen. */
 static int
 check_closes(unsigned int min)
 {
-	unsigned int all, zero;
-
-	all = log_wait(CLOSED_MSG, min, WAIT_MS);
-	zero = log_count(CLOSED_ZERO);
-	if (all < min || zero != all) {
-		fprintf(stderr, "closes: %u seen (want >= %u), %u with 0 mappings\n",
-			all, min, zero);
-		return -1;
-	}
-	return 0;
+	return vdpa_proc_check_closes(&vdpa, min, WAIT_MS);
 }
+
+/* ---- Cases: the table at the end ---- */
+
+struct vu_case {
+	const char *name;
+	int (*fn)(void);
+	bool sw;		/* the VF in SW live-migration mode */
+	bool by_name_only;	/* not in "all": a known driver bug */
+	/* case_qsize: queue 0's size, vhost's refusal or NULL, the driver's */
+	uint32_t qsize;
+	const char *vhost_msg;
+	const char *driver_msg;
+};
+
+static const struct vu_case *cur_case;
 
 /* ---- Guest helpers ---- */
 
@@ -375,51 +116,6 @@ guest_open(struct vu_guest *g, const struct vu_guest_params *p)
 }
 
 /*
- * Describe queue @qid with @size and ring addresses @a (NULL: its own),
- * REPLY_ACK result in *@num_ret.
- */
-static int
-queue_setup_with(struct vu_guest *g, uint16_t qid, uint32_t size,
-		 const struct vu_vring_addr *a, int *num_ret)
-{
-	struct vu_vring_addr own;
-	int ret;
-
-	if (a == NULL) {
-		vu_guest_vring_addr(g, qid, &own);
-		a = &own;
-	}
-	ret = vu_set_vring_num(&g->c, qid, size);
-	if (num_ret != NULL)
-		*num_ret = ret;
-	else if (ret < 0)
-		return ret;
-	if (ret < 0 && ret != -EREMOTEIO)
-		return ret;
-	ret = vu_set_vring_addr(&g->c, a);
-	if (ret == 0)
-		ret = vu_set_vring_base(&g->c, qid, 0);
-	if (ret == 0)
-		ret = vu_set_vring_call(&g->c, qid, g->callfd[qid]);
-	if (ret == 0)
-		ret = vu_set_vring_enable(&g->c, qid, true);
-	if (ret == 0)
-		ret = vu_set_vring_kick(&g->c, qid, g->kickfd[qid]);
-	return ret;
-}
-
-static int
-set_driver_ok(struct vu_guest *g)
-{
-	if (!(g->protocol & (1ULL << VU_PF_STATUS)))
-		return 0;
-	return vu_set_status(&g->c, VIRTIO_CONFIG_S_ACKNOWLEDGE |
-			     VIRTIO_CONFIG_S_DRIVER |
-			     VIRTIO_CONFIG_S_FEATURES_OK |
-			     VIRTIO_CONFIG_S_DRIVER_OK);
-}
-
-/*
  * Frames over the looped wire (TX pair 0 to RX pair 0), then
  * GET_VRING_BASE: the indices handed back must be the used indices the
  * guest saw, and the close must leave no mapping.
@@ -429,7 +125,7 @@ traffic_then_stop(struct vu_guest *g, uint32_t stream, uint32_t frames,
 		  unsigned int closes_before)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
-	struct vu_flow f;
+	struct vdrv_flow f;
 
 	vu_flow_init(&f, g, 0, g, 0, stream, frames);
 	CHECK_EQ(vu_flow_run(&f, TRAFFIC_MS), 0);
@@ -444,6 +140,64 @@ traffic_then_stop(struct vu_guest *g, uint32_t stream, uint32_t frames,
 	return 0;
 }
 
+/* Start every queue; the driver must configure the device. */
+static int
+start_configured(struct vu_guest *g)
+{
+	CHECK_EQ(vu_guest_start(g), 0);
+	CHECK_EQ(log_wait(CONFIGURED_MSG, 1), 1);
+	return 0;
+}
+
+/* @frames frames of @stream over the looped wire, pair 0 to pair 0. */
+static int
+loop_frames(struct vu_guest *g, uint32_t stream, uint32_t frames,
+	    struct vdrv_mem *tx_mem)
+{
+	struct vdrv_flow f;
+
+	vu_flow_init(&f, g, 0, g, 0, stream, frames);
+	f.tx_mem = tx_mem;
+	return vu_flow_run(&f, TRAFFIC_MS);
+}
+
+/*
+ * After 1000 frames: 1000 more (from @tx_mem if not NULL), the stop; the
+ * bases handed back must be 2000 and what the guest saw, and at least
+ * @closes closes must have left no mapping.
+ */
+static int
+second_1000_then_stop(struct vu_guest *g, struct vdrv_mem *tx_mem,
+		      unsigned int closes)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+
+	if (loop_frames(g, 2, 1000, tx_mem) < 0 ||
+	    vu_guest_stop(g, bases) < 0)
+		return -1;
+	if (bases[0] != g->vq[0].last_used_idx || bases[0] != 2000 ||
+	    bases[1] != g->vq[1].avail_idx || bases[1] != 2000) {
+		fprintf(stderr, "bases %u %u, want 2000; guest saw %u %u\n",
+			bases[0], bases[1], g->vq[0].last_used_idx,
+			g->vq[1].avail_idx);
+		return -1;
+	}
+	return check_closes(closes);
+}
+
+/*
+ * A new frontend on the same socket (after @g's end) must get a working
+ * device; with @first_config, the first configuration the driver logs.
+ */
+static int
+reopen_then_traffic(struct vu_guest *g, uint32_t stream, bool first_config)
+{
+	vu_guest_fini(g);
+	CHECK_EQ(guest_open(g, &def_params), 0);
+	CHECK_EQ(first_config ? start_configured(g) : vu_guest_start(g), 0);
+	return traffic_then_stop(g, stream, 500, log_count(CLOSED_MSG));
+}
+
 /* ---- Cases ---- */
 
 static int
@@ -455,8 +209,7 @@ case_loop_traffic(void)
 	CHECK_EQ(guest_open(&g, &def_params), 0);
 	CHECK(g.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
 	CHECK(g.protocol & (1ULL << VU_PF_REPLY_ACK));
-	CHECK_EQ(vu_guest_start(&g), 0);
-	CHECK_EQ(log_wait(CONFIGURED_MSG, 1, WAIT_MS), 1);
+	CHECK_EQ(start_configured(&g), 0);
 	ret = traffic_then_stop(&g, 1, 3000, 0);
 	if (ret == 0) {
 		printf("  loop: 3000 frames, tx base %u rx base %u, "
@@ -480,7 +233,7 @@ recover_q0(struct vu_guest *g, unsigned int closes_before)
 	CHECK_EQ(vu_set_vring_num(&g->c, 0, g->vq[0].size), 0);
 	CHECK_EQ(vu_set_vring_addr(&g->c, &a), 0);
 	CHECK_EQ(vu_guest_sync(g), 0);
-	CHECK_EQ(log_wait(CONFIGURED_MSG, 1, WAIT_MS), 1);
+	CHECK_EQ(log_wait(CONFIGURED_MSG, 1), 1);
 	return traffic_then_stop(g, 7, 500, closes_before);
 }
 
@@ -488,9 +241,10 @@ recover_q0(struct vu_guest *g, unsigned int closes_before)
 static int
 start_with_q0(struct vu_guest *g, const struct vu_vring_addr *a)
 {
-	CHECK_EQ(queue_setup_with(g, 1, g->vq[1].size, NULL, NULL), 0);
-	CHECK_EQ(queue_setup_with(g, 0, g->vq[0].size, a, NULL), 0);
-	CHECK_EQ(set_driver_ok(g), 0);
+	CHECK_EQ(vu_guest_queue_setup(g, 1, true), 0);
+	CHECK_EQ(vu_guest_queue_setup_ext(g, 0, g->vq[0].size, a, 0, true,
+					  NULL), 0);
+	CHECK_EQ(vu_guest_driver_ok(g), 0);
 	CHECK_EQ(vu_guest_sync(g), 0);
 	return 0;
 }
@@ -499,7 +253,7 @@ static int
 refused_by_vhost(const char *vhost_msg)
 {
 	/* vhost leaves the queue not ready: the driver is never asked. */
-	sleep_ms(200);
+	usleep(200 * 1000);
 	CHECK(log_count(vhost_msg) > 0);
 	CHECK_EQ(log_count(CONFIGURED_MSG), 0);
 	CHECK_EQ(log_count(CONF_FAILED_MSG), 0);
@@ -510,7 +264,7 @@ refused_by_vhost(const char *vhost_msg)
 static int
 refused_by_driver(const char *driver_msg)
 {
-	CHECK(log_wait(driver_msg, 1, WAIT_MS) >= 1);
+	CHECK(log_wait(driver_msg, 1) >= 1);
 	CHECK_EQ(log_count(CONFIGURED_MSG), 0);
 	/*
 	 * A refused configuration logs no close: what it mapped shows in
@@ -655,7 +409,7 @@ case_overlap_regions(void)
 	g.mem[1].gpa = VU_GUEST_GPA + g.mem[0].len;
 	if (vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1) {
+	if (log_wait(CONFIGURED_MSG, 1) != 1) {
 		fprintf(stderr, "not configured after the fixed table\n");
 		goto out;
 	}
@@ -666,71 +420,39 @@ out:
 }
 
 /*
- * Queue 0 sized @size. @vhost_refuses: vhost's ack is a failure (and
- * @vhost_msg is in its log); the frontend carries on regardless, as a
- * hostile one would. Either way the driver must refuse with @driver_msg.
+ * Queue 0 sized by the case (its qsize, vhost_msg, driver_msg): vhost's
+ * ack is a failure when vhost_msg is set (and that is in its log); the
+ * frontend carries on regardless, as a hostile one would. Either way the
+ * driver must refuse with driver_msg.
  */
 static int
-qsize_case(uint32_t size, bool vhost_refuses, const char *vhost_msg,
-	   const char *driver_msg)
+case_qsize(void)
 {
+	const struct vu_case *c = cur_case;
 	struct vu_guest g;
 	int num_ret = 0;
 	int ret = -1;
 
 	CHECK_EQ(guest_open(&g, &def_params), 0);
-	if (queue_setup_with(&g, 1, g.vq[1].size, NULL, NULL) < 0 ||
-	    queue_setup_with(&g, 0, size, NULL, &num_ret) < 0 ||
-	    set_driver_ok(&g) < 0 || vu_guest_sync(&g) < 0)
+	if (vu_guest_queue_setup(&g, 1, true) < 0 ||
+	    vu_guest_queue_setup_ext(&g, 0, c->qsize, NULL, 0, true,
+				     &num_ret) < 0 ||
+	    vu_guest_driver_ok(&g) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (num_ret != (vhost_refuses ? -EREMOTEIO : 0)) {
-		fprintf(stderr, "SET_VRING_NUM %u: ack %d\n", size, num_ret);
-		goto out;
-	}
-	if (vhost_msg != NULL && log_count(vhost_msg) == 0) {
-		fprintf(stderr, "vhost did not say \"%s\"\n", vhost_msg);
+	if (num_ret != (c->vhost_msg != NULL ? -EREMOTEIO : 0)) {
+		fprintf(stderr, "SET_VRING_NUM %u: ack %d\n", c->qsize, num_ret);
 		goto out;
 	}
-	if (refused_by_driver(driver_msg) < 0)
+	if (c->vhost_msg != NULL && log_count(c->vhost_msg) == 0) {
+		fprintf(stderr, "vhost did not say \"%s\"\n", c->vhost_msg);
+		goto out;
+	}
+	if (refused_by_driver(c->driver_msg) < 0)
 		goto out;
 	ret = recover_q0(&g, log_count(CLOSED_MSG));
 out:
 	vu_guest_fini(&g);
 	return ret;
-}
-
-static int
-case_qsize_0(void)
-{
-	/* vhost fails to allocate for 0 entries, but keeps size 0. */
-	return qsize_case(0, true, "processing VHOST_USER_SET_VRING_NUM failed",
-			  "queue 0: size 0 is not a power of two");
-}
-
-static int
-case_qsize_3(void)
-{
-	return qsize_case(3, true, "invalid virtqueue size 3",
-			  "queue 0: size 3 is not a power of two");
-}
-
-static int
-case_qsize_65536(void)
-{
-	/* vhost refuses before storing it: the queue keeps size 0. */
-	return qsize_case(65536, true, "invalid virtqueue size 65536",
-			  "queue 0: size 0 is not a power of two");
-}
-
-static int
-case_qsize_too_large(void)
-{
-	char msg[96];
-
-	/* A valid virtio size, larger than the device's maximum. */
-	snprintf(msg, sizeof(msg), "size %u is not a power of two <= %u",
-		 2 * IFCVF_MAX_QSIZE, IFCVF_MAX_QSIZE);
-	return qsize_case(2 * IFCVF_MAX_QSIZE, false, NULL, msg);
 }
 
 /*
@@ -741,38 +463,22 @@ case_qsize_too_large(void)
 static int
 case_mem_update(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct vu_guest g;
-	struct vu_flow f;
 	int ret = -1;
 
 	CHECK_EQ(guest_open(&g, &def_params), 0);
-	if (vu_guest_start(&g) < 0 ||
-	    log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1)
-		goto out;
-	vu_flow_init(&f, &g, 0, &g, 0, 1, 1000);
-	if (vu_flow_run(&f, TRAFFIC_MS) < 0)
+	if (start_configured(&g) < 0 || loop_frames(&g, 1, 1000, NULL) < 0)
 		goto out;
 	if (vu_guest_add_region(&g, VU_GUEST_GPA + g.mem[0].len,
 				4 << 20) != 1 ||
 	    vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 2, WAIT_MS) != 2 || check_closes(1) < 0) {
+	if (log_wait(CONFIGURED_MSG, 2) != 2 || check_closes(1) < 0) {
 		fprintf(stderr, "no close and reconfiguration seen\n");
 		goto out;
 	}
 	/* TX frames from the new region, received in region 0. */
-	vu_flow_init(&f, &g, 0, &g, 0, 2, 1000);
-	f.tx_mem = &g.mem[1];
-	if (vu_flow_run(&f, TRAFFIC_MS) < 0 || vu_guest_stop(&g, bases) < 0)
-		goto out;
-	if (bases[0] != g.vq[0].last_used_idx || bases[0] != 2000 ||
-	    bases[1] != g.vq[1].avail_idx || bases[1] != 2000) {
-		fprintf(stderr, "bases %u %u, guest saw %u %u\n", bases[0],
-			bases[1], g.vq[0].last_used_idx, g.vq[1].avail_idx);
-		goto out;
-	}
-	ret = check_closes(2);
+	ret = second_1000_then_stop(&g, &g.mem[1], 2);
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -798,7 +504,7 @@ case_disconnect_after_kick(void)
 		    &g.kickfd[1], 1) < 0)
 		goto out;
 	vu_close(&g.c);
-	if (log_wait(CLOSED_MSG, 1, WAIT_MS) < 1 || check_closes(1) < 0) {
+	if (log_wait(CLOSED_MSG, 1) < 1 || check_closes(1) < 0) {
 		fprintf(stderr, "no clean close after the hang-up\n");
 		goto out;
 	}
@@ -806,11 +512,7 @@ case_disconnect_after_kick(void)
 	       log_count(CONFIGURED_MSG));
 	if (!vdpa_alive())
 		goto out;
-	vu_guest_fini(&g);
-	/* A new frontend on the same socket gets a working device. */
-	CHECK_EQ(guest_open(&g, &def_params), 0);
-	if (vu_guest_start(&g) == 0)
-		ret = traffic_then_stop(&g, 5, 500, log_count(CLOSED_MSG));
+	ret = reopen_then_traffic(&g, 5, false);
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -824,9 +526,7 @@ out:
 static int
 case_log_smoke(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct vu_guest g;
-	struct vu_flow f;
 	int ret = -1;
 
 	CHECK_EQ(guest_open(&g, &def_params), 0);
@@ -835,13 +535,9 @@ case_log_smoke(void)
 		fprintf(stderr, "LOG_ALL or LOG_SHMFD not offered\n");
 		goto out;
 	}
-	if (vu_guest_start(&g) < 0 ||
-	    log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1 ||
+	if (start_configured(&g) < 0 ||
 	    vu_guest_set_log(&g, 0) < 0 || vu_guest_log_all(&g, true) < 0 ||
-	    vu_guest_sync(&g) < 0)
-		goto out;
-	vu_flow_init(&f, &g, 0, &g, 0, 1, 1000);
-	if (vu_flow_run(&f, TRAFFIC_MS) < 0)
+	    vu_guest_sync(&g) < 0 || loop_frames(&g, 1, 1000, NULL) < 0)
 		goto out;
 	printf("  log: %lu dirty pages after 1000 frames; rx used ring %s\n",
 	       (unsigned long)vu_guest_log_count(&g),
@@ -849,16 +545,8 @@ case_log_smoke(void)
 	if (!vu_guest_log_test(&g, g.vq[0].used_gpa) ||
 	    !vu_guest_log_test(&g, g.vq[0].slot[0].buf_gpa))
 		goto out;
-	if (vu_guest_log_all(&g, false) < 0 || vu_guest_sync(&g) < 0)
-		goto out;
-	vu_flow_init(&f, &g, 0, &g, 0, 2, 1000);
-	if (vu_flow_run(&f, TRAFFIC_MS) < 0 || vu_guest_stop(&g, bases) < 0)
-		goto out;
-	if (bases[0] != 2000 || bases[1] != 2000) {
-		fprintf(stderr, "bases %u %u, want 2000\n", bases[0], bases[1]);
-		goto out;
-	}
-	ret = check_closes(1);
+	if (vu_guest_log_all(&g, false) == 0 && vu_guest_sync(&g) == 0)
+		ret = second_1000_then_stop(&g, NULL, 1);
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -871,18 +559,17 @@ out:
  * device (or its relay) write there: dpdk-vdpa must survive.
  */
 static int
-log_short_case(void)
+case_log_short(void)
 {
 	static const struct vu_guest_params high = {
 		.gpa = 1ULL << 30,	/* bitmap bytes from 32 KiB on */
 	};
 	struct vu_guest g;
-	struct vu_flow f;
+	struct vdrv_flow f;
 	int ret = -1;
 
 	CHECK_EQ(guest_open(&g, &high), 0);
-	if (vu_guest_start(&g) < 0 ||
-	    log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1 ||
+	if (start_configured(&g) < 0 ||
 	    vu_guest_set_log_ext(&g, 64 << 10, 4096) < 0)
 		goto out;
 	/* The driver may refuse LOG_ALL: that is a correct answer. */
@@ -898,7 +585,7 @@ log_short_case(void)
 		fprintf(stderr, "dpdk-vdpa died while logging into a short log\n");
 		goto out;
 	}
-	if (log_wait("is not all backed by memory", 1, WAIT_MS) != 1) {
+	if (log_wait("is not all backed by memory", 1) != 1) {
 		fprintf(stderr, "the driver did not refuse the short log\n");
 		goto out;
 	}
@@ -909,46 +596,19 @@ out:
 	return ret;
 }
 
-static int
-case_log_short(void)
-{
-	return log_short_case();
-}
-
 /* Queues disabled and enabled again while the device runs. */
 static int
 case_queue_toggle(void)
 {
-	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct vu_guest g;
-	struct vu_flow f;
-	uint16_t q;
 	int ret = -1;
 
 	CHECK_EQ(guest_open(&g, &def_params), 0);
-	if (vu_guest_start(&g) < 0 ||
-	    log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1)
-		goto out;
-	vu_flow_init(&f, &g, 0, &g, 0, 1, 1000);
-	if (vu_flow_run(&f, TRAFFIC_MS) < 0)
-		goto out;
-	for (q = 0; q < 2; q++)
-		if (vu_set_vring_enable(&g.c, q, false) < 0)
-			goto out;
-	for (q = 0; q < 2; q++)
-		if (vu_set_vring_enable(&g.c, q, true) < 0)
-			goto out;
-	if (vu_guest_sync(&g) < 0 || !vdpa_alive())
-		goto out;
-	vu_flow_init(&f, &g, 0, &g, 0, 2, 1000);
-	if (vu_flow_run(&f, TRAFFIC_MS) < 0 || vu_guest_stop(&g, bases) < 0)
-		goto out;
-	if (bases[0] != 2000 || bases[1] != 2000) {
-		fprintf(stderr, "bases %u %u, want 2000\n", bases[0], bases[1]);
-		goto out;
-	}
-	ret = check_closes(1);
-out:
+	if (start_configured(&g) == 0 && loop_frames(&g, 1, 1000, NULL) == 0 &&
+	    vu_guest_enable_queues(&g, 0, 2, false) == 0 &&
+	    vu_guest_enable_queues(&g, 0, 2, true) == 0 &&
+	    vu_guest_sync(&g) == 0 && vdpa_alive())
+		ret = second_1000_then_stop(&g, NULL, 1);
 	vu_guest_fini(&g);
 	return ret;
 }
@@ -968,12 +628,7 @@ case_too_many_queues(void)
 	    refused_by_driver("frontend has 6 queues, the device 2") < 0)
 		goto out;
 	/* That connection cannot shrink: a new one must get a device. */
-	vu_guest_fini(&g);
-	CHECK_EQ(guest_open(&g, &def_params), 0);
-	if (vu_guest_start(&g) < 0 ||
-	    log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1)
-		goto out;
-	ret = traffic_then_stop(&g, 4, 500, log_count(CLOSED_MSG));
+	ret = reopen_then_traffic(&g, 4, true);
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -992,33 +647,21 @@ case_bad_vring_base(void)
 	int ret = -1;
 
 	CHECK_EQ(guest_open(&g, &def_params), 0);
-	if (queue_setup_with(&g, 0, g.vq[0].size, NULL, NULL) < 0 ||
-	    vu_set_vring_num(&g.c, 1, g.vq[1].size) < 0)
-		goto out;
 	/*
-	 * Queue 1 by hand, with a base 0x8000 ahead of avail->idx 0. vhost
-	 * resets a base that differs from used->idx: make them agree.
+	 * Queue 1 with a base 0x8000 ahead of avail->idx 0. vhost resets a
+	 * base that differs from used->idx: make them agree.
 	 */
-	{
-		struct vu_vring_addr a;
-
-		g.vq[1].used->idx = 0x8000;
-
-		vu_guest_vring_addr(&g, 1, &a);
-		if (vu_set_vring_addr(&g.c, &a) < 0 ||
-		    vu_set_vring_base(&g.c, 1, 0x8000) < 0 ||
-		    vu_set_vring_call(&g.c, 1, g.callfd[1]) < 0 ||
-		    vu_set_vring_enable(&g.c, 1, true) < 0 ||
-		    vu_set_vring_kick(&g.c, 1, g.kickfd[1]) < 0 ||
-		    set_driver_ok(&g) < 0 || vu_guest_sync(&g) < 0)
-			goto out;
-	}
-	if (log_wait(CONFIGURED_MSG, 1, WAIT_MS) != 1)
+	g.vq[1].used->idx = 0x8000;
+	if (vu_guest_queue_setup(&g, 0, true) < 0 ||
+	    vu_guest_queue_setup_base(&g, 1, 0x8000, true) < 0 ||
+	    vu_guest_driver_ok(&g) < 0 || vu_guest_sync(&g) < 0)
+		goto out;
+	if (log_wait(CONFIGURED_MSG, 1) != 1)
 		goto out;
 	/* A frame and a kick on the corrupt queue. */
 	vdrv_frame_fill(g.vq[1].slot[0].buf, VDRV_FRAME_MIN, 9, 0);
 	vu_guest_kick(&g, 1);
-	sleep_ms(200);
+	usleep(200 * 1000);
 	if (!vdpa_alive() || vu_guest_stop(&g, bases) < 0)
 		goto out;
 	/* Nothing consumed: the queue stopped where the frontend put it. */
@@ -1039,34 +682,39 @@ out:
 
 /* ---- Runner ---- */
 
-struct vu_case {
-	const char *name;
-	const char *vdev;
-	int (*fn)(void);
-	bool by_name_only;	/* not in "all": a known driver bug */
-};
+#define CASE(n)	.name = #n, .fn = case_##n
 
 static const struct vu_case cases[] = {
-	{ "loop_traffic", "wire=loop", case_loop_traffic, false },
-	{ "ring_outside", "wire=loop", case_ring_outside, false },
-	{ "ring_tail_outside", "wire=loop", case_ring_tail_outside, false },
-	{ "ring_straddle", "wire=loop", case_ring_straddle, false },
-	{ "overlap_regions", "wire=loop", case_overlap_regions, false },
-	{ "qsize_0", "wire=loop", case_qsize_0, false },
-	{ "qsize_3", "wire=loop", case_qsize_3, false },
-	{ "qsize_65536", "wire=loop", case_qsize_65536, false },
-	{ "qsize_too_large", "wire=loop", case_qsize_too_large, false },
-	{ "mem_update", "wire=loop", case_mem_update, false },
-	{ "disconnect_after_kick", "wire=loop", case_disconnect_after_kick, false },
-	{ "queue_toggle", "wire=loop", case_queue_toggle, false },
-	{ "too_many_queues", "wire=loop", case_too_many_queues, false },
-	{ "bad_vring_base", "wire=loop", case_bad_vring_base, false },
-	{ "log_smoke", "wire=loop", case_log_smoke, false },
-	{ "log_smoke_sw", "wire=loop,sw-live-migration=1", case_log_smoke, false },
+	{ CASE(loop_traffic) },
+	{ CASE(ring_outside) },
+	{ CASE(ring_tail_outside) },
+	{ CASE(ring_straddle) },
+	{ CASE(overlap_regions) },
+	/* vhost fails to allocate for 0 entries, but keeps size 0. */
+	{ .name = "qsize_0", .fn = case_qsize, .qsize = 0,
+	  .vhost_msg = "processing VHOST_USER_SET_VRING_NUM failed",
+	  .driver_msg = "queue 0: size 0 is not a power of two" },
+	{ .name = "qsize_3", .fn = case_qsize, .qsize = 3,
+	  .vhost_msg = "invalid virtqueue size 3",
+	  .driver_msg = "queue 0: size 3 is not a power of two" },
+	/* vhost refuses before storing it: the queue keeps size 0. */
+	{ .name = "qsize_65536", .fn = case_qsize, .qsize = 65536,
+	  .vhost_msg = "invalid virtqueue size 65536",
+	  .driver_msg = "queue 0: size 0 is not a power of two" },
+	/* A valid virtio size, larger than the device's maximum (4096). */
+	{ .name = "qsize_too_large", .fn = case_qsize, .qsize = 8192,
+	  .driver_msg = "size 8192 is not a power of two <= 4096" },
+	{ CASE(mem_update) },
+	{ CASE(disconnect_after_kick) },
+	{ CASE(queue_toggle) },
+	{ CASE(too_many_queues) },
+	{ CASE(bad_vring_base) },
+	{ CASE(log_smoke) },
+	{ .name = "log_smoke_sw", .fn = case_log_smoke, .sw = true },
 	/* SIGBUS in dpdk-vdpa today (HW: the device, SW: the relay). */
-	{ "log_short", "wire=loop", case_log_short, true },
-	{ "log_short_sw", "wire=loop,sw-live-migration=1", case_log_short,
-	  true },
+	{ .name = "log_short", .fn = case_log_short, .by_name_only = true },
+	{ .name = "log_short_sw", .fn = case_log_short, .sw = true,
+	  .by_name_only = true },
 };
 
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -1074,26 +722,13 @@ static const struct vu_case cases[] = {
 static int
 run_case(const struct vu_case *c)
 {
-	int64_t t0 = now_ms();
-	int ret;
+	char what[64];
 
-	ret = vdpa_start(c->name, c->vdev);
-	if (ret == 0) {
-		ret = c->fn();
-		if (ret == 0 && !vdpa_alive()) {
-			fprintf(stderr, "dpdk-vdpa died\n");
-			ret = -1;
-		}
-		if (ret == 0)
-			ret = vdpa_quit();
-		if (ret != 0)
-			log_tail(40);
-	}
-	vdpa_cleanup();
-	printf("%s vu/%s (%.1f s)\n", ret == 0 ? "ok  " : "FAIL", c->name,
-	       (now_ms() - t0) / 1000.0);
-	fflush(stdout);
-	return ret;
+	snprintf(what, sizeof(what), "vu/%s", c->name);
+	cur_case = c;
+	vdpa_proc_init(&vdpa, "test_vu", c->name);
+	return vdpa_proc_run(&vdpa, c->sw ? "wire=loop,sw-live-migration=1" :
+			     "wire=loop", c->fn, what);
 }
 
 int
@@ -1106,7 +741,10 @@ main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	build_dir = argv[1];
+	vdpa.build_dir = argv[1];
+	vdpa.eal_args = vdpa_args;
+	vdpa.gdb = getenv("TEST_VU_GDB") != NULL;
+	vdpa.keep = getenv("TEST_VU_KEEP_LOG") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < NR_CASES; i++) {
 		if (strcmp(argv[2], "list") == 0) {

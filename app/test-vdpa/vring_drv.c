@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -24,6 +25,15 @@
 #define VDRV_ETHERTYPE		0x88b5
 #define VDRV_TAG_OFF		14	/* stream, seq, len: 3 x 4 bytes */
 #define VDRV_PATTERN_OFF	26
+
+int64_t
+vdrv_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- Guest memory ---- */
 
@@ -931,18 +941,40 @@ vdrv_queue_dump(FILE *fp, struct ifcvf_sim *sim, uint16_t qid)
 		s.kicks, s.irqs, s.drops);
 }
 
+static void
+flow_dev_kick(void *owner, uint16_t qid)
+{
+	vdrv_dev_kick(owner, qid);
+}
+
+void
+vdrv_flow_init_vqs(struct vdrv_flow *f, struct vdrv_vq *txq, void *tx_owner,
+		   struct vdrv_vq *rxq, void *rx_owner,
+		   void (*kick)(void *owner, uint16_t qid), uint32_t stream,
+		   uint32_t total)
+{
+	memset(f, 0, sizeof(*f));
+	f->txq = txq;
+	f->rxq = rxq;
+	f->tx_owner = tx_owner;
+	f->rx_owner = rx_owner;
+	f->kick = kick;
+	f->stream = stream;
+	f->total = total;
+}
+
 void
 vdrv_flow_init(struct vdrv_flow *f, struct vdrv_dev *txd, uint16_t txp,
 	       struct vdrv_dev *rxd, uint16_t rxp, uint32_t stream,
 	       uint32_t total)
 {
-	memset(f, 0, sizeof(*f));
+	vdrv_flow_init_vqs(f, &txd->vq[vdrv_txq(txp)], txd,
+			   &rxd->vq[vdrv_rxq(rxp)], rxd, flow_dev_kick, stream,
+			   total);
 	f->txd = txd;
 	f->txp = txp;
 	f->rxd = rxd;
 	f->rxp = rxp;
-	f->stream = stream;
-	f->total = total;
 }
 
 static void
@@ -954,29 +986,47 @@ flow_fail(struct vdrv_flow *f, const char *why, long long a, long long b)
 	f->err = -1;
 }
 
-static struct vdrv_vq *
-flow_txq(const struct vdrv_flow *f)
-{
-	return &f->txd->vq[vdrv_txq(f->txp)];
-}
-
-static struct vdrv_vq *
-flow_rxq(const struct vdrv_flow *f)
-{
-	return &f->rxd->vq[vdrv_rxq(f->rxp)];
-}
-
 void
 vdrv_flow_prime(struct vdrv_flow *f)
 {
-	vdrv_rx_fill(flow_rxq(f), f->rx_len, f->rx_segs);
-	vdrv_dev_kick(f->rxd, vdrv_rxq(f->rxp));
+	vdrv_rx_fill(f->rxq, f->rx_len, f->rx_segs);
+	f->kick(f->rx_owner, f->rxq->qid);
+}
+
+/* Post frame f->sent of @len bytes, in f->frame, from f->tx_mem. */
+static int
+flow_post_tx_mem(struct vdrv_flow *f, uint32_t len)
+{
+	uint64_t off = f->tx_mem_off +
+		(uint64_t)(f->sent % f->txq->size) * VDRV_FLOW_TX_STRIDE;
+	uint8_t *p;
+
+	if (off + VDRV_FLOW_TX_STRIDE > f->tx_mem->len ||
+	    len + VDRV_NET_HDR_LEN > VDRV_FLOW_TX_STRIDE)
+		return -EINVAL;
+	p = f->tx_mem->host + off;
+	memset(p, 0, VDRV_NET_HDR_LEN);
+	memcpy(p + VDRV_NET_HDR_LEN, f->frame, len);
+	return vdrv_tx_post_gpa(f->txq, f->tx_mem->gpa + off,
+				len + VDRV_NET_HDR_LEN);
+}
+
+static int
+flow_post(struct vdrv_flow *f, uint32_t len)
+{
+	const struct vdrv_tx_opts *o = NULL;
+
+	if (f->tx_mem != NULL)
+		return flow_post_tx_mem(f, len);
+	if (f->opts != NULL && f->nr_opts > 0)
+		o = &f->opts[f->sent % f->nr_opts];
+	return vdrv_tx_post(f->txq, f->frame, len, o);
 }
 
 static unsigned int
 flow_tx(struct vdrv_flow *f)
 {
-	struct vdrv_vq *vq = flow_txq(f);
+	struct vdrv_vq *vq = f->txq;
 	struct vdrv_used_elem e;
 	unsigned int progress = 0;
 	int ret;
@@ -985,15 +1035,11 @@ flow_tx(struct vdrv_flow *f)
 	 * Keep at most one RX ring of frames on the wire, so the device's
 	 * backlog never overflows: the check is lossless delivery.
 	 */
-	while (f->sent < f->total &&
-	       f->sent - f->rcvd < flow_rxq(f)->size) {
-		const struct vdrv_tx_opts *o = NULL;
+	while (f->sent < f->total && f->sent - f->rcvd < f->rxq->size) {
 		uint32_t len = vdrv_frame_len(f->stream, f->sent);
 
-		if (f->opts != NULL && f->nr_opts > 0)
-			o = &f->opts[f->sent % f->nr_opts];
 		vdrv_frame_fill(f->frame, len, f->stream, f->sent);
-		ret = vdrv_tx_post(vq, f->frame, len, o);
+		ret = flow_post(f, len);
 		if (ret == -ENOSPC)
 			break;
 		if (ret < 0) {
@@ -1004,7 +1050,7 @@ flow_tx(struct vdrv_flow *f)
 		progress++;
 	}
 	if (progress > 0)
-		vdrv_dev_kick(f->txd, vdrv_txq(f->txp));
+		f->kick(f->tx_owner, vq->qid);
 	while ((ret = vdrv_vq_reap(vq, &e)) == 1) {
 		f->tx_done++;
 		progress++;
@@ -1028,7 +1074,7 @@ flow_check_frame(struct vdrv_flow *f, uint32_t len, uint16_t nb)
 		flow_fail(f, "frame of another stream", st, sq);
 	else if (sq != f->rcvd)
 		flow_fail(f, "out of order: got, expected", sq, f->rcvd);
-	if (!flow_rxq(f)->mrg_rxbuf && nb != 1)
+	if (!f->rxq->mrg_rxbuf && nb != 1)
 		flow_fail(f, "num_buffers without MRG_RXBUF", nb, 1);
 	if (f->mrg_buf != 0 &&
 	    nb != (len + VDRV_NET_HDR_LEN + f->mrg_buf - 1) / f->mrg_buf)
@@ -1041,7 +1087,7 @@ flow_check_frame(struct vdrv_flow *f, uint32_t len, uint16_t nb)
 static unsigned int
 flow_rx(struct vdrv_flow *f)
 {
-	struct vdrv_vq *vq = flow_rxq(f);
+	struct vdrv_vq *vq = f->rxq;
 	unsigned int progress = 0;
 	uint32_t len;
 	uint16_t nb;
@@ -1056,7 +1102,7 @@ flow_rx(struct vdrv_flow *f)
 	if (ret < 0)
 		flow_fail(f, "rx reap", ret, f->rcvd);
 	if (progress > 0 && vdrv_rx_fill(vq, f->rx_len, f->rx_segs) > 0)
-		vdrv_dev_kick(f->rxd, vdrv_rxq(f->rxp));
+		f->kick(f->rx_owner, vq->qid);
 	return progress;
 }
 
@@ -1075,8 +1121,14 @@ vdrv_flow_done(const struct vdrv_flow *f)
 void
 vdrv_flow_dump(const struct vdrv_flow *f)
 {
-	fprintf(stderr, "flow %u: sent %u tx_done %u rcvd %u/%u\n",
-		f->stream, f->sent, f->tx_done, f->rcvd, f->total);
-	vdrv_queue_dump(stderr, f->txd->sim, vdrv_txq(f->txp));
-	vdrv_queue_dump(stderr, f->rxd->sim, vdrv_rxq(f->rxp));
+	const struct vdrv_vq *t = f->txq, *r = f->rxq;
+
+	fprintf(stderr, "flow %u: sent %u tx_done %u rcvd %u/%u; "
+		"tx avail %u used %u; rx avail %u used %u\n",
+		f->stream, f->sent, f->tx_done, f->rcvd, f->total,
+		t->avail_idx, t->used->idx, r->avail_idx, r->used->idx);
+	if (f->txd != NULL)
+		vdrv_queue_dump(stderr, f->txd->sim, t->qid);
+	if (f->rxd != NULL)
+		vdrv_queue_dump(stderr, f->rxd->sim, r->qid);
 }

@@ -41,6 +41,9 @@
 #define VDRV_FRAME_MAX		1514
 #define VDRV_PAGE_SIZE		4096
 
+/* CLOCK_MONOTONIC in milliseconds, for the callers' bounded waits. */
+int64_t vdrv_now_ms(void);
+
 /* ---- Guest memory ---- */
 
 struct vdrv_mem {
@@ -268,10 +271,10 @@ uint64_t vdrv_dev_irqs(struct vdrv_dev *d, uint16_t vector);
 /* ---- Traffic: a stream of test frames from a TX queue to an RX queue ---- */
 
 struct vdrv_flow {
-	struct vdrv_dev *txd;
+	struct vdrv_dev *txd;	/* vdrv_flow_init()'s devices, else NULL */
 	struct vdrv_dev *rxd;
-	uint16_t txp;		/* pair on the sending device */
-	uint16_t rxp;		/* pair on the receiving device */
+	uint16_t txp;		/* pair on the sending side */
+	uint16_t rxp;		/* pair on the receiving side */
 	uint32_t stream;
 	uint32_t total;		/* frames to send (raise it to send more) */
 	const struct vdrv_tx_opts *opts;	/* cycled; NULL: plain */
@@ -279,6 +282,20 @@ struct vdrv_flow {
 	uint32_t rx_len;	/* RX buffer length, 0: slot capacity */
 	unsigned int rx_segs;	/* RX buffer pieces, 0: 1 */
 	uint32_t mrg_buf;	/* expect num_buffers = ceil(len / mrg_buf) */
+	/*
+	 * Optional: TX frames laid out (header included, one per
+	 * VDRV_FLOW_TX_STRIDE bytes) in this region from @tx_mem_off on,
+	 * each posted as a single descriptor, instead of in the slots.
+	 */
+	struct vdrv_mem *tx_mem;
+	uint64_t tx_mem_off;
+
+	/* The queues, and how their device is kicked: kick(owner, qid). */
+	struct vdrv_vq *txq;
+	struct vdrv_vq *rxq;
+	void *tx_owner;
+	void *rx_owner;
+	void (*kick)(void *owner, uint16_t qid);
 
 	uint32_t sent;
 	uint32_t tx_done;
@@ -290,10 +307,21 @@ struct vdrv_flow {
 	uint8_t rx[VDRV_FRAME_MAX + VDRV_PAGE_SIZE];
 };
 
+#define VDRV_FLOW_TX_STRIDE	2048
+
 /* Stream @stream of @total frames from @txd's pair @txp to @rxd's @rxp. */
 void vdrv_flow_init(struct vdrv_flow *f, struct vdrv_dev *txd, uint16_t txp,
 		    struct vdrv_dev *rxd, uint16_t rxp, uint32_t stream,
 		    uint32_t total);
+/*
+ * The same between any two queues (another frontend's): @kick(@tx_owner,
+ * txq->qid) after posting to @txq, @kick(@rx_owner, rxq->qid) after
+ * filling @rxq.
+ */
+void vdrv_flow_init_vqs(struct vdrv_flow *f, struct vdrv_vq *txq,
+			void *tx_owner, struct vdrv_vq *rxq, void *rx_owner,
+			void (*kick)(void *owner, uint16_t qid),
+			uint32_t stream, uint32_t total);
 /* Fill the RX ring and kick it. */
 void vdrv_flow_prime(struct vdrv_flow *f);
 /*
@@ -303,7 +331,10 @@ void vdrv_flow_prime(struct vdrv_flow *f);
  */
 unsigned int vdrv_flow_step(struct vdrv_flow *f);
 bool vdrv_flow_done(const struct vdrv_flow *f);
-/* Print the flow's counters and its two queues' sim state to stderr. */
+/*
+ * Print the flow's counters and its two queues' ring indices to stderr,
+ * and on vdrv_dev flows their sim state.
+ */
 void vdrv_flow_dump(const struct vdrv_flow *f);
 /* Print one queue's sim info and stats to @fp. */
 void vdrv_queue_dump(FILE *fp, struct ifcvf_sim *sim, uint16_t qid);

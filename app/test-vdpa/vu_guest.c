@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -21,7 +20,6 @@
 
 #define DEF_QUEUE_SIZE	256
 #define DEF_BUF_CAP	2048
-#define TX_AREA_STRIDE	2048	/* a frame's room in a flow's tx_mem */
 
 #define DEF_FEATURES ( \
 	(1ULL << VIRTIO_F_VERSION_1) | \
@@ -35,15 +33,6 @@
 	(1ULL << VU_PF_MQ) | \
 	(1ULL << VU_PF_LOG_SHMFD) | \
 	(1ULL << VU_PF_STATUS))
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 report(const char *what, int ret)
@@ -220,14 +209,28 @@ int
 vu_guest_queue_setup_base(struct vu_guest *g, uint16_t qid, uint32_t base,
 			  bool kick)
 {
-	struct vu_vring_addr a;
+	return vu_guest_queue_setup_ext(g, qid, g->vq[qid].size, NULL, base,
+					kick, NULL);
+}
+
+int
+vu_guest_queue_setup_ext(struct vu_guest *g, uint16_t qid, uint32_t size,
+			 const struct vu_vring_addr *a, uint32_t base,
+			 bool kick, int *num_ret)
+{
+	struct vu_vring_addr own;
 	int ret;
 
-	vu_guest_vring_addr(g, qid, &a);
-	ret = report("SET_VRING_NUM",
-		     vu_set_vring_num(&g->c, qid, g->vq[qid].size));
-	if (ret == 0)
-		ret = report("SET_VRING_ADDR", vu_set_vring_addr(&g->c, &a));
+	if (a == NULL) {
+		vu_guest_vring_addr(g, qid, &own);
+		a = &own;
+	}
+	ret = vu_set_vring_num(&g->c, qid, size);
+	if (num_ret != NULL)
+		*num_ret = ret;
+	if (ret < 0 && (num_ret == NULL || ret != -EREMOTEIO))
+		return report("SET_VRING_NUM", ret);
+	ret = report("SET_VRING_ADDR", vu_set_vring_addr(&g->c, a));
 	if (ret == 0)
 		ret = report("SET_VRING_BASE",
 			     vu_set_vring_base(&g->c, qid, base));
@@ -235,12 +238,36 @@ vu_guest_queue_setup_base(struct vu_guest *g, uint16_t qid, uint32_t base,
 		ret = report("SET_VRING_CALL",
 			     vu_set_vring_call(&g->c, qid, g->callfd[qid]));
 	if (ret == 0 && (g->features & (1ULL << VU_F_PROTOCOL_FEATURES)))
-		ret = report("SET_VRING_ENABLE",
-			     vu_set_vring_enable(&g->c, qid, true));
+		ret = vu_guest_enable_queues(g, qid, 1, true);
 	if (ret == 0 && kick)
 		ret = report("SET_VRING_KICK",
 			     vu_set_vring_kick(&g->c, qid, g->kickfd[qid]));
 	return ret;
+}
+
+int
+vu_guest_enable_queues(struct vu_guest *g, uint16_t first, uint16_t n,
+		       bool on)
+{
+	uint16_t q;
+	int ret = 0;
+
+	for (q = first; q < first + n && ret == 0; q++)
+		ret = report("SET_VRING_ENABLE",
+			     vu_set_vring_enable(&g->c, q, on));
+	return ret;
+}
+
+int
+vu_guest_driver_ok(struct vu_guest *g)
+{
+	if (!(g->protocol & (1ULL << VU_PF_STATUS)))
+		return 0;
+	return report("SET_STATUS",
+		      vu_set_status(&g->c, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				    VIRTIO_CONFIG_S_DRIVER |
+				    VIRTIO_CONFIG_S_FEATURES_OK |
+				    VIRTIO_CONFIG_S_DRIVER_OK));
 }
 
 int
@@ -251,13 +278,8 @@ vu_guest_start(struct vu_guest *g)
 
 	for (q = 0; q < g->nr_queues && ret == 0; q++)
 		ret = vu_guest_queue_setup(g, q, true);
-	if (ret == 0 && (g->protocol & (1ULL << VU_PF_STATUS)))
-		ret = report("SET_STATUS",
-			     vu_set_status(&g->c,
-					   VIRTIO_CONFIG_S_ACKNOWLEDGE |
-					   VIRTIO_CONFIG_S_DRIVER |
-					   VIRTIO_CONFIG_S_FEATURES_OK |
-					   VIRTIO_CONFIG_S_DRIVER_OK));
+	if (ret == 0)
+		ret = vu_guest_driver_ok(g);
 	if (ret == 0)
 		ret = vu_guest_sync(g);
 	return ret;
@@ -339,13 +361,8 @@ vu_guest_reconnect(struct vu_guest *g, const char *path,
 		ret = vu_guest_set_mem_table(g, g->nr_mem);
 	for (q = 0; q < g->nr_queues && ret == 0; q++)
 		ret = vu_guest_queue_setup_base(g, q, bases[q], true);
-	if (ret == 0 && (g->protocol & (1ULL << VU_PF_STATUS)))
-		ret = report("SET_STATUS",
-			     vu_set_status(&g->c,
-					   VIRTIO_CONFIG_S_ACKNOWLEDGE |
-					   VIRTIO_CONFIG_S_DRIVER |
-					   VIRTIO_CONFIG_S_FEATURES_OK |
-					   VIRTIO_CONFIG_S_DRIVER_OK));
+	if (ret == 0)
+		ret = vu_guest_driver_ok(g);
 	if (ret == 0)
 		ret = vu_guest_sync(g);
 	for (q = 0; q < g->nr_queues && ret == 0; q++)
@@ -493,181 +510,42 @@ vu_guest_wait_irq(struct vu_guest *g, int ms)
 
 /* ---- Traffic ---- */
 
+static void
+flow_kick(void *owner, uint16_t qid)
+{
+	vu_guest_kick(owner, qid);
+}
+
 void
-vu_flow_init(struct vu_flow *f, struct vu_guest *txg, uint16_t txp,
+vu_flow_init(struct vdrv_flow *f, struct vu_guest *txg, uint16_t txp,
 	     struct vu_guest *rxg, uint16_t rxp, uint32_t stream,
 	     uint32_t total)
 {
-	memset(f, 0, sizeof(*f));
-	f->txg = txg;
+	vdrv_flow_init_vqs(f, &txg->vq[vdrv_txq(txp)], txg,
+			   &rxg->vq[vdrv_rxq(rxp)], rxg, flow_kick, stream,
+			   total);
 	f->txp = txp;
-	f->rxg = rxg;
 	f->rxp = rxp;
-	f->stream = stream;
-	f->total = total;
-}
-
-static struct vdrv_vq *
-flow_txq(const struct vu_flow *f)
-{
-	return &f->txg->vq[2 * f->txp + 1];
-}
-
-static struct vdrv_vq *
-flow_rxq(const struct vu_flow *f)
-{
-	return &f->rxg->vq[2 * f->rxp];
-}
-
-static void
-flow_fail(struct vu_flow *f, const char *why, long long a, long long b)
-{
-	if (f->err == 0)
-		fprintf(stderr, "vu_flow %u: %s (%lld, %lld)\n", f->stream, why,
-			a, b);
-	f->err = -1;
-}
-
-void
-vu_flow_prime(struct vu_flow *f)
-{
-	vdrv_rx_fill(flow_rxq(f), 0, 1);
-	vu_guest_kick(f->rxg, 2 * f->rxp);
-}
-
-/* Post frame f->sent from the flow's own TX area. */
-static int
-flow_post_ext(struct vu_flow *f, uint32_t len)
-{
-	struct vdrv_vq *vq = flow_txq(f);
-	uint64_t off = f->tx_mem_off +
-		(uint64_t)(f->sent % vq->size) * TX_AREA_STRIDE;
-	uint8_t *p;
-
-	if (off + TX_AREA_STRIDE > f->tx_mem->len ||
-	    len + VDRV_NET_HDR_LEN > TX_AREA_STRIDE)
-		return -EINVAL;
-	p = f->tx_mem->host + off;
-	memset(p, 0, VDRV_NET_HDR_LEN);
-	memcpy(p + VDRV_NET_HDR_LEN, f->frame, len);
-	return vdrv_tx_post_gpa(vq, f->tx_mem->gpa + off,
-				len + VDRV_NET_HDR_LEN);
-}
-
-static unsigned int
-flow_tx(struct vu_flow *f)
-{
-	struct vdrv_vq *vq = flow_txq(f);
-	struct vdrv_used_elem e;
-	unsigned int progress = 0;
-	int ret;
-
-	/* At most one RX ring of frames in flight: lossless delivery. */
-	while (f->sent < f->total && f->sent - f->rcvd < flow_rxq(f)->size) {
-		uint32_t len = vdrv_frame_len(f->stream, f->sent);
-
-		vdrv_frame_fill(f->frame, len, f->stream, f->sent);
-		if (f->tx_mem != NULL)
-			ret = flow_post_ext(f, len);
-		else
-			ret = vdrv_tx_post(vq, f->frame, len, NULL);
-		if (ret == -ENOSPC)
-			break;
-		if (ret < 0) {
-			flow_fail(f, "tx post", ret, f->sent);
-			return progress;
-		}
-		f->sent++;
-		progress++;
-	}
-	if (progress > 0)
-		vu_guest_kick(f->txg, 2 * f->txp + 1);
-	while ((ret = vdrv_vq_reap(vq, &e)) == 1) {
-		f->tx_done++;
-		progress++;
-	}
-	if (ret < 0)
-		flow_fail(f, "tx reap: bad used id", ret, e.id);
-	return progress;
-}
-
-static void
-flow_check(struct vu_flow *f, uint32_t len)
-{
-	uint32_t st, sq;
-
-	if (len > sizeof(f->rx) ||
-	    vdrv_frame_check(f->rx, len, &st, &sq) != 0)
-		flow_fail(f, "frame corrupt: len, expected seq", len, f->rcvd);
-	else if (st != f->stream)
-		flow_fail(f, "frame of another stream", st, sq);
-	else if (sq != f->rcvd)
-		flow_fail(f, "out of order: got, expected", sq, f->rcvd);
-}
-
-static unsigned int
-flow_rx(struct vu_flow *f)
-{
-	struct vdrv_vq *vq = flow_rxq(f);
-	unsigned int progress = 0;
-	uint32_t len;
-	uint16_t nb;
-	int ret;
-
-	while ((ret = vdrv_rx_reap(vq, f->rx, sizeof(f->rx), &len,
-				   &nb)) == 1) {
-		flow_check(f, len);
-		f->rcvd++;
-		progress++;
-	}
-	if (ret < 0)
-		flow_fail(f, "rx reap", ret, f->rcvd);
-	if (progress > 0 && vdrv_rx_fill(vq, 0, 1) > 0)
-		vu_guest_kick(f->rxg, 2 * f->rxp);
-	return progress;
-}
-
-unsigned int
-vu_flow_step(struct vu_flow *f)
-{
-	return flow_tx(f) + flow_rx(f);
-}
-
-bool
-vu_flow_done(const struct vu_flow *f)
-{
-	return f->tx_done == f->total && f->rcvd == f->total;
 }
 
 int
-vu_flow_run(struct vu_flow *f, int timeout_ms)
+vu_flow_run(struct vdrv_flow *f, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = vdrv_now_ms() + timeout_ms;
 
-	vu_flow_prime(f);
-	while (!vu_flow_done(f) && f->err == 0) {
-		if (now_ms() >= end) {
-			fprintf(stderr, "vu_flow %u: timed out\n", f->stream);
-			vu_flow_dump(f);
+	vdrv_flow_prime(f);
+	while (!vdrv_flow_done(f) && f->err == 0) {
+		if (vdrv_now_ms() >= end) {
+			fprintf(stderr, "flow %u: timed out\n", f->stream);
+			vdrv_flow_dump(f);
 			return -ETIMEDOUT;
 		}
-		if (vu_flow_step(f) == 0)
-			vu_guest_wait_irq(f->rxg, 5);
+		if (vdrv_flow_step(f) == 0)
+			vu_guest_wait_irq(f->rx_owner, 5);
 	}
-	vu_guest_poll_irqs(f->txg);
-	vu_guest_poll_irqs(f->rxg);
+	vu_guest_poll_irqs(f->tx_owner);
+	vu_guest_poll_irqs(f->rx_owner);
 	if (f->err != 0)
-		vu_flow_dump(f);
+		vdrv_flow_dump(f);
 	return f->err;
-}
-
-void
-vu_flow_dump(const struct vu_flow *f)
-{
-	const struct vdrv_vq *t = flow_txq(f), *r = flow_rxq(f);
-
-	fprintf(stderr, "vu_flow %u: sent %u tx_done %u rcvd %u/%u; "
-		"tx avail %u used %u; rx avail %u used %u\n",
-		f->stream, f->sent, f->tx_done, f->rcvd, f->total,
-		t->avail_idx, t->used->idx, r->avail_idx, r->used->idx);
 }

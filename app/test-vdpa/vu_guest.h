@@ -17,7 +17,7 @@
  *   vu_guest_set_mem_table()
  *   vu_guest_queues_init()  lay the queues out
  *   vu_guest_start()        NUM/ADDR/BASE/CALL/ENABLE/KICK each, STATUS
- *   vu_flow_*()             traffic from a TX queue to an RX queue
+ *   vu_flow_init()          traffic from a TX queue to an RX queue
  *   vu_guest_stop()         GET_VRING_BASE of each queue
  *   vu_guest_fini()
  *
@@ -106,6 +106,20 @@ int vu_guest_queue_setup(struct vu_guest *g, uint16_t qid, bool kick);
 /* The same with SET_VRING_BASE @base instead of the avail index. */
 int vu_guest_queue_setup_base(struct vu_guest *g, uint16_t qid,
 			      uint32_t base, bool kick);
+/*
+ * The general form: @size entries, rings at @a (NULL: the queue's own),
+ * SET_VRING_BASE @base. With @num_ret, SET_VRING_NUM's ack goes there and
+ * a refusal (-EREMOTEIO) does not stop the rest: a hostile frontend
+ * carries on.
+ */
+int vu_guest_queue_setup_ext(struct vu_guest *g, uint16_t qid, uint32_t size,
+			     const struct vu_vring_addr *a, uint32_t base,
+			     bool kick, int *num_ret);
+/* SET_VRING_ENABLE @on of queues @first .. @first + @n - 1. */
+int vu_guest_enable_queues(struct vu_guest *g, uint16_t first, uint16_t n,
+			   bool on);
+/* When STATUS is negotiated, SET_STATUS up to DRIVER_OK; else nothing. */
+int vu_guest_driver_ok(struct vu_guest *g);
 /* Set every queue up and, when STATUS is negotiated, DRIVER_OK. */
 int vu_guest_start(struct vu_guest *g);
 /* A round trip (GET_FEATURES): the backend has handled what came before. */
@@ -156,40 +170,19 @@ void vu_guest_poll_irqs(struct vu_guest *g);
 /* Wait up to @ms for an interrupt on any queue. */
 void vu_guest_wait_irq(struct vu_guest *g, int ms);
 
-/* ---- Traffic: test frames from a TX queue to an RX queue ---- */
+/*
+ * ---- Traffic: test frames from a TX queue to an RX queue ----
+ * A vdrv_flow between two guests' queue pairs (tx_mem for frames laid out
+ * in another region); step it with vdrv_flow_step() and the like.
+ */
 
-struct vu_flow {
-	struct vu_guest *txg;
-	struct vu_guest *rxg;
-	uint16_t txp;
-	uint16_t rxp;
-	uint32_t stream;
-	uint32_t total;
-	/* Optional: TX frames laid out in this region instead of the slots. */
-	struct vdrv_mem *tx_mem;
-	uint64_t tx_mem_off;	/* first byte of the frames' area */
-
-	uint32_t sent;
-	uint32_t tx_done;
-	uint32_t rcvd;
-	int err;
-	uint8_t frame[VDRV_FRAME_MAX];
-	uint8_t rx[VDRV_FRAME_MAX + VDRV_PAGE_SIZE];
-};
-
-void vu_flow_init(struct vu_flow *f, struct vu_guest *txg, uint16_t txp,
+void vu_flow_init(struct vdrv_flow *f, struct vu_guest *txg, uint16_t txp,
 		  struct vu_guest *rxg, uint16_t rxp, uint32_t stream,
 		  uint32_t total);
-/* Fill the RX ring and kick it. */
-void vu_flow_prime(struct vu_flow *f);
-/* Post, kick, reap and check; returns the work done. */
-unsigned int vu_flow_step(struct vu_flow *f);
-bool vu_flow_done(const struct vu_flow *f);
 /*
  * Prime, then step until done, an error or @timeout_ms. 0 when every
  * frame went through intact and in order.
  */
-int vu_flow_run(struct vu_flow *f, int timeout_ms);
-void vu_flow_dump(const struct vu_flow *f);
+int vu_flow_run(struct vdrv_flow *f, int timeout_ms);
 
 #endif /* VU_GUEST_H */

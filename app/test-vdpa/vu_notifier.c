@@ -33,7 +33,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -74,15 +73,6 @@ struct port {
 static struct port ports[NR_DEVS];
 static bool reject_unaligned;
 static long page_size;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 fail(const char *why)
@@ -178,12 +168,12 @@ verdict(const struct vu_msg *m)
 static int
 port_serve(struct port *p)
 {
-	int64_t end = now_ms() + SETUP_MS;
+	int64_t end = vdrv_now_ms() + SETUP_MS;
 	struct vu_msg m;
 	int ret, quiet;
 
 	for (;;) {
-		quiet = all_seen(p) ? 300 : (int)(end - now_ms());
+		quiet = all_seen(p) ? 300 : (int)(end - vdrv_now_ms());
 		if (quiet <= 0)
 			return -ETIMEDOUT;
 		ret = vu_slave_recv(p->slave_fd, quiet, &m);
@@ -293,8 +283,8 @@ port_close(struct port *p)
 static int
 traffic(uint32_t count)
 {
-	struct vu_flow *f = calloc(NR_DEVS, sizeof(*f));
-	int64_t end = now_ms() + TRAFFIC_MS;
+	struct vdrv_flow *f = calloc(NR_DEVS, sizeof(*f));
+	int64_t end = vdrv_now_ms() + TRAFFIC_MS;
 	unsigned int i, work;
 	int ret = 0;
 
@@ -303,20 +293,20 @@ traffic(uint32_t count)
 	vu_flow_init(&f[0], &ports[0].g, 0, &ports[1].g, 0, 1, count);
 	vu_flow_init(&f[1], &ports[1].g, 0, &ports[0].g, 0, 2, count);
 	for (i = 0; i < NR_DEVS; i++)
-		vu_flow_prime(&f[i]);
-	while (!(vu_flow_done(&f[0]) && vu_flow_done(&f[1]))) {
+		vdrv_flow_prime(&f[i]);
+	while (!(vdrv_flow_done(&f[0]) && vdrv_flow_done(&f[1]))) {
 		if (f[0].err != 0 || f[1].err != 0) {
 			ret = -EIO;
 			break;
 		}
-		if (now_ms() >= end) {
+		if (vdrv_now_ms() >= end) {
 			fprintf(stderr, "traffic timed out\n");
 			ret = -ETIMEDOUT;
 			break;
 		}
 		work = 0;
 		for (i = 0; i < NR_DEVS; i++)
-			work += vu_flow_step(&f[i]);
+			work += vdrv_flow_step(&f[i]);
 		if (work == 0)
 			vu_guest_wait_irq(&ports[1].g, 2);
 	}
@@ -325,7 +315,7 @@ traffic(uint32_t count)
 		printf("flow %u: %u frames sent, %u received\n", i,
 		       f[i].tx_done, f[i].rcvd);
 		if (ret != 0)
-			vu_flow_dump(&f[i]);
+			vdrv_flow_dump(&f[i]);
 	}
 	free(f);
 	return ret;

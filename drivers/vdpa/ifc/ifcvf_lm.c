@@ -357,30 +357,37 @@ log_used_entries(struct ifcvf_queue *q, uint16_t from, uint16_t n)
 		log_used(q, offsetof(struct vring_used, ring), e * (n - k));
 }
 
-/* Copy the guest's new avail entries to the shadow ring. */
+/*
+ * Copy the guest's new avail entries to the shadow ring. With EVENT_IDX,
+ * an entry the guest adds while avail_event is being moved past it comes
+ * without a kick (the guest read the old avail_event): after publishing
+ * avail_event, look at the avail index again, as a device must.
+ */
 static void
 sync_avail(struct ifcvf_queue *q)
 {
 	struct ifcvf_shadow *sh = &q->sh;
 	uint16_t mask = q->vring.size - 1, idx;
+	uint64_t off = offsetof(struct vring_used, ring) +
+		       sizeof(struct vring_used_elem) * q->vring.size;
+	uint16_t *avail_event = RTE_PTR_ADD(q->vring.used, off);
 
 	idx = __atomic_load_n(&q->vring.avail->idx, __ATOMIC_ACQUIRE);
-	while (sh->next_avail != idx) {
-		sh->avail->ring[(uint16_t)(sh->next_avail - sh->avail_off) & mask] =
-			q->vring.avail->ring[sh->next_avail & mask];
-		sh->next_avail++;
-	}
-	__atomic_store_n(&sh->avail->idx, sh->next_avail - sh->avail_off,
-			 __ATOMIC_RELEASE);
-	if (event_idx(q->ifc)) {
+	do {
+		while (sh->next_avail != idx) {
+			sh->avail->ring[(uint16_t)(sh->next_avail - sh->avail_off) & mask] =
+				q->vring.avail->ring[sh->next_avail & mask];
+			sh->next_avail++;
+		}
+		__atomic_store_n(&sh->avail->idx, sh->next_avail - sh->avail_off,
+				 __ATOMIC_RELEASE);
+		if (!event_idx(q->ifc))
+			return;
 		/* Ask the guest to kick at its next avail entry. */
-		uint64_t off = offsetof(struct vring_used, ring) +
-			       sizeof(struct vring_used_elem) * q->vring.size;
-		uint16_t *avail_event = RTE_PTR_ADD(q->vring.used, off);
-
-		__atomic_store_n(avail_event, sh->next_avail, __ATOMIC_RELEASE);
+		__atomic_store_n(avail_event, sh->next_avail, __ATOMIC_SEQ_CST);
 		log_used(q, off, sizeof(*avail_event));
-	}
+		idx = __atomic_load_n(&q->vring.avail->idx, __ATOMIC_SEQ_CST);
+	} while (idx != sh->next_avail);
 }
 
 /* Copy the device's used entries to the guest, logging what it wrote. */

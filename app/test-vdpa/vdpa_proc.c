@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vdpa_proc.h"
+#include "vring_drv.h"
+
+#define MAX_ARGS	48
+#define START_MS	15000
+#define QUIT_MS		10000
+#define CLOSED_MSG	"closed, IOMMU holds "
+#define CLOSED_ZERO	"closed, IOMMU holds 0 mappings"
+
+int
+vdpa_proc_init(struct vdpa_proc *v, const char *tag, const char *name)
+{
+	v->pid = -1;
+	v->stdin_fd = -1;
+	v->prefix[0] = '\0';
+	snprintf(v->dir, sizeof(v->dir), "/tmp/%s.XXXXXX", tag);
+	if (mkdtemp(v->dir) == NULL) {
+		v->dir[0] = '\0';
+		return -errno;
+	}
+	snprintf(v->log, sizeof(v->log), "%s/vdpa.log", v->dir);
+	snprintf(v->sock, sizeof(v->sock), "%s/sock0", v->dir);
+	snprintf(v->prefix, sizeof(v->prefix), "%s%d_%.20s", tag,
+		 (int)getpid(), name);
+	return 0;
+}
+
+/* The child: stdin from @fifo, stdout and stderr to the log, exec. */
+static void
+child_exec(const struct vdpa_proc *v, const char *fifo, const char *devargs)
+{
+	char prog[256], libdir[256], iface[192], fp[96], vdev[512];
+	const char *argv[MAX_ARGS];
+	unsigned int n = 0, i;
+	int in, out;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	in = open(fifo, O_RDONLY);
+	out = open(v->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (in < 0 || out < 0)
+		_exit(126);
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(out, 2);
+	snprintf(prog, sizeof(prog), "%s/app/test-vdpa/dpdk-vdpa",
+		 v->build_dir);
+	/*
+	 * EAL refuses a -d path below a world-writable folder (a clone in
+	 * /tmp): a bare name, found through LD_LIBRARY_PATH.
+	 */
+	snprintf(libdir, sizeof(libdir), "%s/drivers/vdpa/ifc", v->build_dir);
+	setenv("LD_LIBRARY_PATH", libdir, 1);
+	/* dpdk-vdpa adds "sock<N>" to the --iface prefix. */
+	snprintf(iface, sizeof(iface), "%s/sock", v->dir);
+	snprintf(fp, sizeof(fp), "--file-prefix=%s", v->prefix);
+	snprintf(vdev, sizeof(vdev), "vdpa_ifcvf_sim0,%s", devargs);
+	if (v->gdb) {
+		/* Debugging aid: a backtrace of every thread in the log. */
+		argv[n++] = "gdb";
+		argv[n++] = "-batch";
+		argv[n++] = "-ex";
+		argv[n++] = "run";
+		argv[n++] = "-ex";
+		argv[n++] = "thread apply all bt";
+		argv[n++] = "--args";
+	}
+	argv[n++] = prog;
+	argv[n++] = "-l";
+	argv[n++] = "0";
+	argv[n++] = "--no-pci";
+	argv[n++] = "--no-huge";
+	argv[n++] = "-m";
+	argv[n++] = "256";
+	argv[n++] = fp;
+	argv[n++] = "-d";
+	argv[n++] = "librte_vdpa_ifc.so";
+	argv[n++] = "--log-level=pmd.vdpa.ifcvf*:info";
+	for (i = 0; v->eal_args != NULL && v->eal_args[i] != NULL; i++)
+		if (n < MAX_ARGS - 6)
+			argv[n++] = v->eal_args[i];
+	argv[n++] = "--vdev";
+	argv[n++] = vdev;
+	argv[n++] = "--";
+	argv[n++] = "--iface";
+	argv[n++] = iface;
+	argv[n] = NULL;
+	execvp(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+int
+vdpa_proc_start(struct vdpa_proc *v, const char *devargs)
+{
+	char fifo[192];
+	struct stat sb;
+	int64_t end;
+
+	snprintf(fifo, sizeof(fifo), "%s/stdin", v->dir);
+	if (mkfifo(fifo, 0600) < 0)
+		return -errno;
+	/* Read-write: opening cannot block, and the child never sees EOF. */
+	v->stdin_fd = open(fifo, O_RDWR | O_CLOEXEC);
+	if (v->stdin_fd < 0)
+		return -errno;
+	v->pid = fork();
+	if (v->pid < 0)
+		return -errno;
+	if (v->pid == 0)
+		child_exec(v, fifo, devargs);
+	end = vdrv_now_ms() + START_MS;
+	while (stat(v->sock, &sb) != 0) {
+		if (!vdpa_proc_alive(v) || vdrv_now_ms() >= end) {
+			fprintf(stderr, "dpdk-vdpa: no socket %s\n", v->sock);
+			vdpa_proc_log_tail(v, 30);
+			vdpa_proc_kill(v);
+			return -ETIMEDOUT;
+		}
+		usleep(20 * 1000);
+	}
+	return 0;
+}
+
+bool
+vdpa_proc_alive(struct vdpa_proc *v)
+{
+	int st;
+
+	if (v->pid <= 0)
+		return false;
+	if (waitpid(v->pid, &st, WNOHANG) == 0)
+		return true;
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "dpdk-vdpa killed by signal %d (%s)\n",
+			WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		fprintf(stderr, "dpdk-vdpa exited with %d\n", WEXITSTATUS(st));
+	v->pid = -1;
+	return false;
+}
+
+void
+vdpa_proc_kill(struct vdpa_proc *v)
+{
+	if (v->pid > 0) {
+		kill(v->pid, SIGKILL);
+		waitpid(v->pid, NULL, 0);
+	}
+	v->pid = -1;
+	if (v->stdin_fd >= 0)
+		close(v->stdin_fd);
+	v->stdin_fd = -1;
+}
+
+int
+vdpa_proc_quit(struct vdpa_proc *v)
+{
+	int64_t end = vdrv_now_ms() + QUIT_MS;
+	int st = 0;
+	pid_t r;
+
+	if (write(v->stdin_fd, "q\n", 2) != 2)
+		fprintf(stderr, "cannot write to dpdk-vdpa's stdin\n");
+	while ((r = waitpid(v->pid, &st, WNOHANG)) == 0 &&
+	       vdrv_now_ms() < end)
+		usleep(20 * 1000);
+	if (r == 0) {
+		fprintf(stderr, "dpdk-vdpa did not quit in %d s\n",
+			QUIT_MS / 1000);
+		vdpa_proc_kill(v);
+		return -1;
+	}
+	v->pid = -1;
+	vdpa_proc_kill(v);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "dpdk-vdpa ended with status 0x%x\n", st);
+		return -1;
+	}
+	return 0;
+}
+
+void
+vdpa_rmdir_files(const char *dir)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+void
+vdpa_remove_runtime_dir(const char *prefix)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[256];
+
+	if (getuid() == 0 || xdg == NULL)
+		snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", prefix);
+	else
+		snprintf(dir, sizeof(dir), "%s/dpdk/%s", xdg, prefix);
+	vdpa_rmdir_files(dir);
+}
+
+void
+vdpa_proc_cleanup(struct vdpa_proc *v)
+{
+	vdpa_proc_kill(v);
+	if (v->prefix[0] != '\0')
+		vdpa_remove_runtime_dir(v->prefix);
+	v->prefix[0] = '\0';
+	if (v->dir[0] == '\0')
+		return;
+	if (v->keep) {
+		fprintf(stderr, "kept: %s\n", v->dir);
+		return;
+	}
+	vdpa_rmdir_files(v->dir);
+	v->dir[0] = '\0';
+}
+
+int
+vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void),
+	      const char *what)
+{
+	int64_t t0 = vdrv_now_ms();
+	int ret = -1;
+
+	if (v->dir[0] != '\0')
+		ret = vdpa_proc_start(v, devargs);
+	if (ret == 0) {
+		ret = fn();
+		if (ret == 0 && !vdpa_proc_alive(v)) {
+			fprintf(stderr, "dpdk-vdpa died\n");
+			ret = -1;
+		}
+		if (ret == 0)
+			ret = vdpa_proc_quit(v);
+		if (ret != 0)
+			vdpa_proc_log_tail(v, 40);
+	}
+	vdpa_proc_cleanup(v);
+	printf("%s %s (%.1f s)\n", ret == 0 ? "ok  " : "FAIL", what,
+	       (vdrv_now_ms() - t0) / 1000.0);
+	fflush(stdout);
+	return ret;
+}
+
+/* ---- The log ---- */
+
+static char *
+log_text(const struct vdpa_proc *v)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f, *m;
+	int ch;
+
+	f = fopen(v->log, "r");
+	m = open_memstream(&buf, &len);
+	while (f != NULL && (ch = fgetc(f)) != EOF)
+		fputc(ch, m);
+	fclose(m);
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+unsigned int
+vdpa_proc_log_count(const struct vdpa_proc *v, const char *needle)
+{
+	char *text = log_text(v), *p = text;
+	unsigned int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+unsigned int
+vdpa_proc_log_wait(const struct vdpa_proc *v, const char *needle,
+		   unsigned int count, int ms)
+{
+	int64_t end = vdrv_now_ms() + ms;
+	unsigned int n;
+
+	while ((n = vdpa_proc_log_count(v, needle)) < count &&
+	       vdrv_now_ms() < end)
+		usleep(20 * 1000);
+	return n;
+}
+
+void
+vdpa_proc_log_tail(const struct vdpa_proc *v, unsigned int lines)
+{
+	char *text = log_text(v);
+	size_t len = strlen(text);
+	char *p = text + len;
+
+	while (p > text && lines > 0) {
+		p--;
+		if (*p == '\n' && p + 1 < text + len)
+			lines--;
+	}
+	fprintf(stderr, "---- dpdk-vdpa log tail (%s) ----\n%s\n----\n",
+		v->log, p);
+	free(text);
+}
+
+int
+vdpa_proc_check_closes(const struct vdpa_proc *v, unsigned int min, int ms)
+{
+	unsigned int all, zero;
+
+	all = vdpa_proc_log_wait(v, CLOSED_MSG, min, ms);
+	zero = vdpa_proc_log_count(v, CLOSED_ZERO);
+	if (all < min || zero != all) {
+		fprintf(stderr, "closes: %u seen (want >= %u), %u with 0 mappings\n",
+			all, min, zero);
+		return -1;
+	}
+	return 0;
+}

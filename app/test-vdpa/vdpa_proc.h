@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+#ifndef VDPA_PROC_H
+#define VDPA_PROC_H
+
+/*
+ * DPDK's dpdk-vdpa example as a child process serving one simulated VF
+ * through the driver, for the end-to-end tests: stdin a fifo held open
+ * (a "q" line makes it quit), a unique EAL file prefix, the log in a
+ * private folder, every wait bounded.
+ *
+ *   vdpa_proc_init()     the folder, its paths and the file prefix
+ *   vdpa_proc_start()    fork and exec, wait for the vhost-user socket
+ *   vdpa_proc_log_*()    read the log
+ *   vdpa_proc_quit()     ask it to quit, check its exit status
+ *   vdpa_proc_cleanup()  kill it if still there, remove every file
+ *   vdpa_proc_run()      all of the above around one test case
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vdpa_proc {
+	/* Set by the caller before vdpa_proc_start(). */
+	const char *build_dir;
+	const char *const *eal_args;	/* more EAL arguments, NULL-ended */
+	bool gdb;		/* under gdb: every thread's backtrace in the log */
+	bool keep;		/* cleanup leaves the folder and the log */
+
+	pid_t pid;
+	int stdin_fd;		/* the fifo's write side, held open */
+	char dir[128];		/* every file of the run: log, socket, fifo */
+	char log[192];
+	char sock[192];		/* the vhost-user socket of the VF */
+	char prefix[64];	/* EAL file prefix */
+};
+
+/*
+ * A folder /tmp/<tag>.XXXXXX and the file prefix <tag><pid>_<name>; the
+ * caller may add files of its own in v->dir (cleanup removes them too).
+ */
+int vdpa_proc_init(struct vdpa_proc *v, const char *tag, const char *name);
+/* Start dpdk-vdpa with one VF, vdpa_ifcvf_sim0 with @devargs. */
+int vdpa_proc_start(struct vdpa_proc *v, const char *devargs);
+/* Still running? If not, say how it ended. */
+bool vdpa_proc_alive(struct vdpa_proc *v);
+/* Ask it to quit; 0 if it exits with 0 within 10 s. */
+int vdpa_proc_quit(struct vdpa_proc *v);
+void vdpa_proc_kill(struct vdpa_proc *v);
+void vdpa_proc_cleanup(struct vdpa_proc *v);
+/*
+ * One test case on its own dpdk-vdpa (after vdpa_proc_init()): start it
+ * with @devargs, run @fn, expect dpdk-vdpa alive after it and quitting
+ * cleanly; print the log's tail on a failure, clean up, and print
+ * "ok   <what> (<time>)" or "FAIL <what> (...)". Returns 0 on success.
+ */
+int vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void),
+		  const char *what);
+/* Remove a folder that holds files only. */
+void vdpa_rmdir_files(const char *dir);
+/* The same for EAL's runtime folder of @prefix. */
+void vdpa_remove_runtime_dir(const char *prefix);
+
+/* ---- The log ---- */
+
+/* Occurrences of @needle in the log. */
+unsigned int vdpa_proc_log_count(const struct vdpa_proc *v,
+				 const char *needle);
+/* Wait up to @ms for @count occurrences; returns the count seen. */
+unsigned int vdpa_proc_log_wait(const struct vdpa_proc *v, const char *needle,
+				unsigned int count, int ms);
+/* Print the last @lines lines of the log to stderr. */
+void vdpa_proc_log_tail(const struct vdpa_proc *v, unsigned int lines);
+/*
+ * The driver logs "closed, IOMMU holds N mappings" at every teardown:
+ * wait up to @ms for at least @min of them; each N must be 0.
+ */
+int vdpa_proc_check_closes(const struct vdpa_proc *v, unsigned int min,
+			   int ms);
+
+#endif /* VDPA_PROC_H */
