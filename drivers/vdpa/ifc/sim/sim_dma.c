@@ -386,19 +386,22 @@ sim_map_overlaps(const struct ifcvf_sim *sim, unsigned int i, uint64_t iova,
 }
 
 /*
- * Fault in [vaddr, vaddr + len) for writing, as VFIO pins what it maps:
- * memory that is not there (a file shorter than its mapping) or not
- * writable is refused now rather than faulting the datapath later.
+ * VFIO pins what it maps, so memory that is not there (a file shorter
+ * than its mapping) or not writable is refused at map time rather than
+ * faulting the datapath later. Pinning a whole guest would take a second
+ * per map here: fault in the first and the last page for writing, which
+ * finds a short file and a read-only mapping.
  */
 static int
 sim_pin(uint64_t vaddr, uint64_t len)
 {
 	uint64_t page = (uint64_t)getpagesize();
-	uint64_t start = vaddr & ~(page - 1);
-	uint64_t end = (vaddr + len + page - 1) & ~(page - 1);
+	uint64_t first = vaddr & ~(page - 1);
+	uint64_t last = (vaddr + len - 1) & ~(page - 1);
 
-	if (madvise((void *)(uintptr_t)start, end - start,
-		    MADV_POPULATE_WRITE) == 0 || errno == EINVAL)
+	if ((madvise((void *)(uintptr_t)first, page, MADV_POPULATE_WRITE) == 0 &&
+	     madvise((void *)(uintptr_t)last, page, MADV_POPULATE_WRITE) == 0) ||
+	    errno == EINVAL)
 		return 0;
 	return -EFAULT;
 }
