@@ -160,12 +160,14 @@ class Proc:
 
 
 class Env:
-    """One test run: its folder, sockets, processes and EAL prefixes."""
+    """One test run: its folder (build/<suite>/<name>), sockets, processes
+    and EAL prefixes (<tag><pid>-...)."""
 
-    def __init__(self, build, name):
+    def __init__(self, build, name, suite='e2e', tag='e2e'):
         self.build = build
         self.name = name
-        self.dir = os.path.join(build, 'e2e', name)
+        self.tag = tag
+        self.dir = os.path.join(build, suite, name)
         for mnt in stale_mounts(self.dir):  # a killed run's hugetlbfs
             umount(mnt)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -186,7 +188,7 @@ class Env:
         return os.path.join(self.build, *parts)
 
     def prefix(self, what):
-        p = 'e2e%d-%s' % (os.getpid(), what)
+        p = '%s%d-%s' % (self.tag, os.getpid(), what)
         self.prefixes.append(p)
         return p
 
@@ -210,12 +212,12 @@ class Env:
         if self.tmp_sockdir:
             shutil.rmtree(self.tmp_sockdir, ignore_errors=True)
 
-    def report_logs(self):
+    def report_logs(self, lines=25):
         for p in self.procs:
             rc = p.popen.returncode
             state = 'running' if rc is None else 'exit %d' % rc
             print('--- %s (pid %d, %s), %s:' % (p.name, p.pid, state, p.log))
-            print(p.tail())
+            print(p.tail(lines))
 
     # -- the programs ---------------------------------------------------
 

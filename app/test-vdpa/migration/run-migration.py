@@ -51,6 +51,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 # pylint: disable=wrong-import-position
+import e2e  # noqa: E402
 from e2e import (PLUGIN, LOG_LEVEL, Failure, Proc, Skip,  # noqa: E402
                  check, format_stats, query_stats, wait_until)
 
@@ -96,49 +97,15 @@ class GuestOops(Failure):
     """The guest kernel oopsed (a failure kind of its own)."""
 
 
-class Env:
-    """One test run: its folder, sockets and processes (e2e.Proc's
-    interface: dir, procs)."""
+class Env(e2e.Env):
+    """One test run, in build/migration/<name>."""
 
     def __init__(self, build, name):
-        self.build = build
-        self.name = name
-        self.dir = os.path.join(build, 'migration', name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.sockdir = os.path.join(self.dir, 's')
-        os.makedirs(self.sockdir)
-        self.procs = []
-        self.prefixes = []
+        super().__init__(build, name, suite='migration', tag='mig')
         self.qemu_ram_diff = False
 
-    def path(self, *parts):
-        return os.path.join(self.build, *parts)
-
-    def prefix(self, what):
-        p = 'mig%d-%s' % (os.getpid(), what)
-        self.prefixes.append(p)
-        return p
-
-    def sock(self, i):
-        return os.path.join(self.sockdir, 'sock%d' % i)
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-        for p in self.prefixes:
-            for d in (os.environ.get('XDG_RUNTIME_DIR', ''), '/var/run',
-                      '/tmp'):
-                if d:
-                    shutil.rmtree(os.path.join(d, 'dpdk', p),
-                                  ignore_errors=True)
-
-    def report_logs(self):
-        for p in self.procs:
-            rc = p.popen.returncode
-            state = 'running' if rc is None else 'exit %d' % rc
-            print('--- %s (pid %d, %s), %s:' % (p.name, p.pid, state, p.log))
-            print(p.tail(15))
+    def report_logs(self, lines=15):
+        super().report_logs(lines)
 
 
 # -- QMP -----------------------------------------------------------------------
