@@ -447,13 +447,9 @@ sync_used(struct ifcvf_queue *q)
 }
 
 void
-ifcvf_lm_kick(struct ifcvf_relay_src *src)
+ifcvf_lm_sync_avail(struct ifcvf_queue *q)
 {
-	struct ifcvf_queue *q = container_of(src, struct ifcvf_queue, kick);
-
 	sync_avail(q);
-	ifcvf_hw_notify(&q->ifc->hw, q->qid);
-	q->stats[IFCVF_STAT_KICKS]++;
 }
 
 static void

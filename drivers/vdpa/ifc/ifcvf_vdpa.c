@@ -238,14 +238,14 @@ static int
 vrings_to_hw(struct ifcvf_internal *ifc)
 {
 	struct rte_vhost_memory *mem = NULL;
+	uint32_t i;
 	uint16_t qid;
-	int ret;
+	int ret = 0;
 
 	if (rte_vhost_get_mem_table(ifc->vid, &mem) < 0)
 		return -EINVAL;
-	ret = 0;
-	for (qid = 0; qid < mem->nregions && ret == 0; qid++)
-		ret = check_region(mem, qid);
+	for (i = 0; i < mem->nregions && ret == 0; i++)
+		ret = check_region(mem, i);
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++)
 		ret = vring_to_hw(ifc, mem, qid);
 	if (ret == 0)
@@ -367,15 +367,17 @@ stats_tick_stop(struct ifcvf_internal *ifc)
 	ifc->stats_ticking = false;
 }
 
-/* A kick from the guest: ring the device's doorbell. */
+/* A kick from the guest (copied to the shadow ring first): the doorbell. */
 static void
 relay_kick(struct ifcvf_relay_src *src)
 {
 	struct ifcvf_queue *q = container_of(src, struct ifcvf_queue, kick);
 
+	if (q->sh.on)
+		ifcvf_lm_sync_avail(q);
 	ifcvf_hw_notify(&q->ifc->hw, q->qid);
 	q->stats[IFCVF_STAT_KICKS]++;
-	count_completed(q);
+	/* The used ring is sampled by the stats timer, not per kick. */
 	stats_tick_wake(q->ifc);
 }
 
@@ -386,7 +388,7 @@ arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 	int ret;
 
 	q->used_base = used_idx(q);
-	q->kick.handler = q->sh.on ? ifcvf_lm_kick : relay_kick;
+	q->kick.handler = relay_kick;
 	ret = ifcvf_relay_add(&q->kick);
 	if (ret == 0)
 		ret = ifcvf_lm_arm(ifc, qid);
@@ -481,6 +483,8 @@ resume_device(struct ifcvf_internal *ifc, bool log)
 	if (ret < 0) {
 		disarm_queues(ifc);
 		ifcvf_hw_reset(&ifc->hw);
+		/* Before teardown closes the shadow rings' interrupt fds. */
+		ifc->bus->set_irqs(ifc, NULL, 0);
 		ifcvf_lm_teardown(ifc);
 	}
 	return ret;

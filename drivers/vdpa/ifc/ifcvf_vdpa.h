@@ -145,7 +145,8 @@ bool ifcvf_lm_sw_mode(const struct ifcvf_internal *ifc);
 int ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log);
 int ifcvf_lm_arm(struct ifcvf_internal *ifc, uint16_t qid);
 void ifcvf_lm_disarm(struct ifcvf_internal *ifc, uint16_t qid);
-void ifcvf_lm_kick(struct ifcvf_relay_src *src);	/* a mediated kick */
+/* A kick on a shadow-ring queue: copy the guest's new avail entries. */
+void ifcvf_lm_sync_avail(struct ifcvf_queue *q);
 /*
  * What the relay does at a mediated queue's interrupt: copy the used
  * entries to the guest, logging them; returns how many (for bench_relay).
