@@ -6,7 +6,9 @@
 # Idempotent; run as root. It installs the Debian packages the project
 # needs, enables deb-src, and extracts DPDK's driver-SDK headers from
 # Debian's own dpdk source package of exactly the installed libdpdk-dev
-# version into a git-ignored folder (default: <project>/.dpdk-sdk).
+# version into a git-ignored folder (default: <project>/.dpdk-sdk), with
+# DPDK's pmdinfogen (the build embeds the driver's name, PCI IDs, kernel
+# module and devargs as DPDK's own drivers do; dpdk-pmdinfo.py reads them).
 # No DPDK file is ever committed.
 set -eu
 
@@ -22,9 +24,16 @@ drivers/bus/vdev/bus_vdev_driver.h
 lib/eal/include/dev_driver.h
 lib/eal/include/rte_eal_paging.h
 "
+# DPDK's pmdinfogen, run by drivers/vdpa/ifc/meson.build as DPDK's
+# drivers/meson.build runs it (pmdinfogen.py imports coff.py).
+sdk_tools="
+buildtools/pmdinfogen.py
+buildtools/gen-pmdinfo-cfile.py
+buildtools/coff.py
+"
 
 packages="libdpdk-dev dpdk dpdk-dev dpdk-doc meson ninja-build pkg-config gcc
-dpkg-dev python3 make
+dpkg-dev python3 python3-pyelftools make
 qemu-system-x86 busybox-static cpio"
 
 die() {
@@ -84,7 +93,7 @@ enable_deb_src() {
 have_sdk() {
 	[ -f "$sdk_dir/VERSION" ] || return 1
 	[ "$(cat "$sdk_dir/VERSION")" = "$1" ] || return 1
-	for h in $sdk_headers; do
+	for h in $sdk_headers $sdk_tools; do
 		[ -f "$sdk_dir/$(basename "$h")" ] || return 1
 	done
 }
@@ -103,7 +112,7 @@ fetch_sdk() {
 	(cd "$work" && dpkg-source -x --no-check "$dsc" src >/dev/null) ||
 		die "dpkg-source could not unpack $dsc"
 	mkdir -p "$sdk_dir"
-	for h in $sdk_headers; do
+	for h in $sdk_headers $sdk_tools; do
 		[ -f "$work/src/$h" ] ||
 			die "$h is not in dpdk $ver: this DPDK is not 22.11-like"
 		cp "$work/src/$h" "$sdk_dir/"
@@ -121,4 +130,4 @@ if ! have_sdk "$ver"; then
 	apt_update
 	fetch_sdk "$ver"
 fi
-echo "setup: DPDK $ver, driver-SDK headers in $sdk_dir"
+echo "setup: DPDK $ver, driver-SDK headers and pmdinfogen in $sdk_dir"

@@ -15,6 +15,7 @@ Logs of a run stay in <builddir>/e2e/<test>/ (emptied when it starts).
 """
 
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -62,6 +63,18 @@ def _die_with_harness():
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def dpdk_env(extra=None):
+    """@extra for dpdk-vdpa or testpmd, and in the sanitizer build
+    (IFCVF_SAN_PRELOAD, set by its meson test setup) LD_PRELOAD of the
+    sanitizer runtimes: these programs are not sanitized, the plugin is,
+    and DPDK's own code in them gets checked too."""
+    env = dict(extra or {})
+    preload = os.environ.get('IFCVF_SAN_PRELOAD')
+    if preload:
+        env['LD_PRELOAD'] = preload
+    return env
+
+
 def wait_until(pred, timeout, step=0.05):
     """Poll @pred until it returns a true value or @timeout seconds pass."""
     end = time.monotonic() + timeout
@@ -70,6 +83,15 @@ def wait_until(pred, timeout, step=0.05):
         if val or time.monotonic() >= end:
             return val
         time.sleep(step)
+
+
+def read_text(path):
+    """A log or console file as text so far ('' if there is none yet)."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read().decode(errors='replace')
+    except OSError:
+        return ''
 
 
 class Proc:
@@ -107,11 +129,7 @@ class Proc:
             return False
 
     def text(self):
-        try:
-            with open(self.log, 'rb') as f:
-                return f.read().decode(errors='replace')
-        except OSError:
-            return ''
+        return read_text(self.log)
 
     def count(self, pattern):
         return len(re.findall(pattern, self.text(), re.M))
@@ -212,20 +230,28 @@ class Env:
         if self.tmp_sockdir:
             shutil.rmtree(self.tmp_sockdir, ignore_errors=True)
 
-    def report_logs(self, lines=25):
+    def report_logs(self, verdict, lines=25):
+        """Each process's log tail, then @verdict again: a reader of the
+        output's tail (CI) sees why the run failed."""
         for p in self.procs:
-            rc = p.popen.returncode
+            rc = p.popen.poll()
             state = 'running' if rc is None else 'exit %d' % rc
             print('--- %s (pid %d, %s), %s:' % (p.name, p.pid, state, p.log))
             print(p.tail(lines))
+        print('(again, after the logs) ' + verdict)
 
     # -- the programs ---------------------------------------------------
 
-    def start_vdpa(self, vdevs, interactive=False, name='vdpa'):
-        """dpdk-vdpa with the plugin and @vdevs (vdev strings)."""
+    def start_vdpa(self, vdevs, interactive=False, name='vdpa',
+                   plugin_dir=None, log_level=LOG_LEVEL):
+        """dpdk-vdpa with the plugin and @vdevs (vdev strings); with
+        @plugin_dir, EAL's -d of that folder instead of the build's file
+        ('': no -d at all)."""
+        plugin = PLUGIN if plugin_dir is None else plugin_dir
         argv = ['stdbuf', '-oL', self.path('app', 'test-vdpa', 'dpdk-vdpa'),
                 '-l', '0', '--no-pci', '--no-huge', '-m', '256',
-                '--file-prefix=' + self.prefix(name), '-d', PLUGIN, LOG_LEVEL]
+                '--file-prefix=' + self.prefix(name)]
+        argv += (['-d', plugin] if plugin else []) + log_level.split()
         for v in vdevs:
             argv += ['--vdev', v]
         argv.append('--')
@@ -233,8 +259,8 @@ class Env:
             argv.append('--interactive')
         else:
             argv += ['--iface', os.path.join(self.sockdir, 'sock')]
-        proc = Proc(self, name, argv, {
-            'LD_LIBRARY_PATH': self.path('drivers', 'vdpa', 'ifc')})
+        proc = Proc(self, name, argv, dpdk_env(None if plugin_dir else {
+            'LD_LIBRARY_PATH': self.path('drivers', 'vdpa', 'ifc')}))
         proc.interactive = interactive
         if self.vdpa is None:
             self.vdpa = proc
@@ -270,7 +296,7 @@ class Env:
                 '--', '--forward-mode=' + mode, '--total-num-mbufs=4096',
                 '--rxq=%d' % queues, '--txq=%d' % queues, '--stats-period=0']
         argv.append('-i' if interactive else '-a')
-        proc = Proc(self, name, argv)
+        proc = Proc(self, name, argv, dpdk_env())
         proc.interactive = interactive
         return proc
 
@@ -341,10 +367,10 @@ def proc_counts(pid):
             len(os.listdir('/proc/%d/task' % pid)))
 
 
-def wired_with_peer(env, qp, extra='', queues=None):
+def wired_with_peer(env, qp, extra='', queues=None, **vdpa_kw):
     """dpdk-vdpa with two wired sims and testpmd macswap on sock1."""
     queues = queues or qp
-    env.start_vdpa(sim_pair(qp, extra))
+    env.start_vdpa(sim_pair(qp, extra), **vdpa_kw)
     env.wait_socks(2)
     tp = env.start_testpmd('testpmd1', env.sock(1), queues)
     env.wait_configured('vdpa_ifcvf_sim1')
@@ -357,8 +383,8 @@ def finish(env, tp):
     env.stop_vdpa()
 
 
-def traffic_test(env, qp, extra='', count=5000):
-    tp = wired_with_peer(env, qp, extra)
+def traffic_test(env, qp, extra='', count=5000, **vdpa_kw):
+    tp = wired_with_peer(env, qp, extra, **vdpa_kw)
     out = env.run_traffic('traffic', env.sock(0), qp, ['--count', count])
     lines = queue_lines(out)
     check(sorted(lines) == list(range(qp)),
@@ -381,6 +407,14 @@ def test_traffic_1q(env):
 
 def test_traffic_4q(env):
     traffic_test(env, 4)
+
+
+def test_traffic_poll(env):
+    """Both VFs ask for the polling relay: the same traffic, and the relay
+    thread did start polling."""
+    traffic_test(env, 2, ',relay=poll')
+    check(env.vdpa.count(r'the relay thread runs with relay=poll') > 0,
+          'the relay did not run with relay=poll')
 
 
 def test_virtio_profile(env):
@@ -520,23 +554,42 @@ BAD_DEVARGS = [
     ('qp=0', ['qp=0', '1 to 32']),
     ('profile=bogus', ['profile=bogus', 'ifcvf', 'virtio']),
     ('nosuchkey=1', ['unknown devarg "nosuchkey"', 'qp', 'profile',
-                     'wire', 'mac', 'sw-live-migration']),
+                     'wire', 'mac', 'sw-live-migration', 'relay',
+                     'relay-core']),
+    ('relay=busy', ['relay=busy', 'epoll', 'poll']),
+    ('relay-core=nine', ['relay-core=nine', 'CPU']),
+    ('relay-core=100000', ['relay-core=100000', 'CPU']),
+    # One relay thread for the process: a second VF may not ask for another
+    # (the first one is served: one socket).
+    ('relay=poll', ['vdpa_ifcvf_sim1: devargs relay=epoll refused',
+                    'an earlier VF gave relay=poll'],
+     ['vdpa_ifcvf_sim1,relay=epoll']),
+    ('relay=poll,relay-core=0',
+     ['vdpa_ifcvf_sim1: devargs relay=poll refused',
+      'relay=poll,relay-core=0'],
+     ['vdpa_ifcvf_sim1,relay=poll']),
 ]
 
 
 def test_bad_devargs(env):
-    for i, (arg, words) in enumerate(BAD_DEVARGS):
+    for i, (arg, words, *more) in enumerate(BAD_DEVARGS):
         name = 'vdpa%d' % i
-        vdpa = env.start_vdpa(['vdpa_ifcvf_sim0,' + arg], name=name)
+        good = 1 if more else 0
+        vdpa = env.start_vdpa(['vdpa_ifcvf_sim0,' + arg] + sum(more, []),
+                              name=name)
         env.vdpa = vdpa
         wait_until(lambda v=vdpa: not v.alive() or
                    'enter \'q\' to quit' in v.text(), 15)
         time.sleep(0.3)
-        check(not os.path.exists(env.sock(0)),
-              '%s: a vhost-user socket was created' % arg)
+        check(os.path.exists(env.sock(0)) == (good == 1),
+              '%s: %d vhost-user sockets expected' % (arg, good))
+        check(not os.path.exists(env.sock(good)),
+              '%s: a vhost-user socket for the refused VF' % arg)
         rc = vdpa.stop('q\n')
         log = vdpa.text()
-        errs = [ln for ln in log.splitlines() if 'IFCVF' in ln]
+        errs = [ln for ln in log.splitlines()
+                if 'IFCVF' in ln and 'IFCVF_SIM' not in ln and
+                ('refused' in ln or 'devarg' in ln or not more)]
         check(errs, '%s: the driver logged nothing' % arg)
         for w in words:
             check(any(w in ln for ln in errs),
@@ -545,33 +598,44 @@ def test_bad_devargs(env):
 
 
 def parse_stats(text, dev):
-    """{queue: {name: value}} from the last `stats <dev>` output."""
+    """{queue: {name: value}} from the last `stats <dev>` output, up to
+    the prompt after it. Lines of other threads (the driver's, vhost's
+    log) may come in between: only the block's own (tab-indented) lines
+    count."""
     i = text.rfind('Device %s:' % dev)
     check(i >= 0, 'no statistics of %s' % dev)
     res, q = {}, None
     for line in text[i:].splitlines()[1:]:
-        m = re.match(r'\s*Virtq (\d+):', line)
+        if line.startswith('vdpa>'):
+            break
+        m = re.match(r'\tVirtq (\d+):', line)
         if m:
             q = int(m.group(1))
             res[q] = {}
             continue
-        m = re.match(r'\s+(\w+)\s+(\d+)\s*$', line)
+        m = re.match(r'\t\t(\w+)\s+(\d+)\s*$', line)
         if m and q is not None and m.group(1) in STAT_NAMES:
             res[q][m.group(1)] = int(m.group(2))
-            continue
-        if line.strip() and not line.startswith('\t'):
-            break
     return res
 
 
 def query_stats(vdpa, dev, nq):
     """Ask interactive dpdk-vdpa for @dev's statistics of @nq queues."""
-    block = r'^Device %s:\n(?:\s+Virtq \d+:\n(?:\s+\w+ +\d+ *\n){%d}){%d}' % (
-        re.escape(dev), len(STAT_NAMES), nq)
-    n = vdpa.count(block)
+    head = 'Device %s:' % dev
+    before = vdpa.text().count(head)
     vdpa.send('stats %s 0xffff\n' % dev)
-    vdpa.wait_log(block, 10, count=n + 1, what='statistics of %s' % dev)
-    return parse_stats(vdpa.text(), dev)
+
+    def answered():
+        text = vdpa.text()
+        if text.count(head) <= before:
+            return None
+        st = parse_stats(text, dev)
+        full = len(st) == nq and all(len(v) == len(STAT_NAMES)
+                                     for v in st.values())
+        return st if full else None
+    st = wait_until(answered, 10)
+    check(st, 'vdpa: no statistics of %s within 10 s' % dev)
+    return st
 
 
 def format_stats(dev, stats):
@@ -583,9 +647,9 @@ def format_stats(dev, stats):
     return '\n'.join(lines)
 
 
-def test_stats(env):
+def test_stats(env, extra=''):
     qp = 2
-    vdpa = env.start_vdpa(sim_pair(qp), interactive=True)
+    vdpa = env.start_vdpa(sim_pair(qp, extra), interactive=True)
     env.create_ports(vdpa, ['vdpa_ifcvf_sim0', 'vdpa_ifcvf_sim1'])
     tp = env.start_testpmd('testpmd1', env.sock(1), qp)
     env.wait_configured('vdpa_ifcvf_sim1')
@@ -613,6 +677,82 @@ def test_stats(env):
             check(s.get('kicks_relayed', 0) > 0,
                   '%s queue %d: no kicks relayed' % (dev, q))
     finish(env, tp)
+
+
+def test_stats_poll(env):
+    """The same counters with the relay polling: doorbells rung on new
+    avail entries count as kicks relayed, the stats timer still samples."""
+    test_stats(env, ',relay=poll')
+
+
+# -- telemetry ---------------------------------------------------------------
+
+def telemetry(env, cmd, name='vdpa'):
+    """@cmd's answer, through DPDK's own client (dpdk-telemetry.py)."""
+    out = subprocess.run(['dpdk-telemetry.py', '-f', env.prefix(name)],
+                         input=cmd + '\n', capture_output=True, text=True,
+                         timeout=30).stdout
+    # The client prints the connection's greeting, then one JSON object
+    # per command, each at the start of a line.
+    objs = [json.loads(l) for l in out.splitlines() if l.startswith('{"/')]
+    check(objs, 'no telemetry answer to %s: %s' % (cmd, out[-300:]))
+    return objs[-1][cmd.split(',')[0]]
+
+
+def check_running_vf(env, dev, qp):
+    info = telemetry(env, '/vdpa_ifcvf/info,' + dev)
+    print('  %s: %s' % (dev, info))
+    check(info['bus'] == 'sim' and info['profile'] == 'ifcvf' and
+          info['lm_block'] == 1, '%s: bus or profile %s' % (dev, info))
+    check(info['state'] == 'running' and info['queues'] == 2 * qp,
+          '%s: not running on %d queues: %s' % (dev, 2 * qp, info))
+    check(info['logging'] == 'off' and info['dma_windows'] >= 1 and
+          info['dma_bytes'] > 0, '%s: logging or DMA windows %s' % (dev, info))
+    check(info['configures'] == 1 and info['closes'] == 0 and
+          info['shadow_setups'] == 0 and info['hw_log_setups'] == 0,
+          '%s: configured once, never closed or logging: %s' % (dev, info))
+    routes = info['msix_routes']
+    check(len(routes) == 2 * qp + 1 and all(fd >= 0 for fd in routes),
+          '%s: MSI-X routes %s' % (dev, routes))
+    for q in range(2 * qp):
+        st = telemetry(env, '/vdpa_ifcvf/queue,%s,%d' % (dev, q))
+        check(st['enabled'] == 1 and st['mode'] == 'direct' and
+              st['completed_descriptors'] > 0 and st['kicks_relayed'] > 0,
+              '%s queue %d: %s' % (dev, q, st))
+    sim = telemetry(env, '/vdpa_ifcvf_sim/info,' + dev)
+    check(sim['iommu_mappings'] == info['dma_windows'] and
+          sim['dma_faults'] == 0 and sim['starts'] >= 1 and
+          sim['reset_drops'] == 0,
+          '%s: simulated IOMMU, starts or reset drops %s' % (dev, sim))
+    return sim['starts']
+
+
+def test_telemetry(env):
+    qp = 2
+    devs = ['vdpa_ifcvf_sim0', 'vdpa_ifcvf_sim1']
+    tp = wired_with_peer(env, qp)
+    t = env.start_traffic('traffic', env.sock(0), qp,
+                          ['--count', 2000, '--hold'])
+    t.wait_log(r'^holding', 60, what='the end of the traffic')
+    check(sorted(telemetry(env, '/vdpa_ifcvf/list')) == devs,
+          'the VF list')
+    starts = {dev: check_running_vf(env, dev, qp) for dev in devs}
+    t.send('\n')
+    check(t.wait_exit(30) == 0, 'vdpa_traffic failed')
+    check(env.stop_testpmd(tp) is not None, 'testpmd did not quit')
+    def closed():
+        return all(telemetry(env, '/vdpa_ifcvf/info,' + d)['state'] ==
+                   'stopped' for d in devs)
+    check(wait_until(closed, 10), 'the VFs did not stop')
+    for dev in devs:
+        info = telemetry(env, '/vdpa_ifcvf/info,' + dev)
+        sim = telemetry(env, '/vdpa_ifcvf_sim/info,' + dev)
+        check(info['dma_windows'] == 0 and info['msix_routes'] == [] and
+              info['closes'] == 1 and info['configures'] == 1 and
+              sim['iommu_mappings'] == 0 and sim['starts'] == starts[dev],
+              '%s: left after the close (or started again): %s %s' % (
+                  dev, info, sim))
+    env.stop_vdpa()
 
 
 # -- the demo ----------------------------------------------------------------
@@ -679,9 +819,84 @@ def demo(env, seconds=5.0):
     print('demo: packets flowed both ways, clean exit')
 
 
+# -- meson install -----------------------------------------------------------
+
+INSTALLED = 'librte_vdpa_ifcvf_oot.so'
+DPDK_IFC = 'librte_vdpa_ifc.so'
+EAL_DEBUG = '--log-level=lib.eal:debug'
+OPENED_RE = re.compile(r'open shared lib (\S+)')
+
+
+def world_writable_parent(path):
+    """The first folder above @path others may write (EAL refuses a
+    plugin below one), or None."""
+    d = os.path.dirname(os.path.realpath(path))
+    while True:
+        if os.stat(d).st_mode & 0o002:
+            return d
+        if d == '/':
+            return None
+        d = os.path.dirname(d)
+
+
+def eal_opened(vdpa):
+    return OPENED_RE.findall(vdpa.text())
+
+
+def test_installed_plugin(env):
+    """meson install --destdir: the plugin lands in the installed DPDK's
+    own plugin folder (the one EAL loads without -d), not over Debian's
+    librte_vdpa_ifc.so; dpdk-vdpa given only that staged folder (-d DIR,
+    no file, no LD_LIBRARY_PATH) loads it next to DPDK's own IFC driver
+    and our drivers take the devices: traffic through two sims."""
+    stage = os.path.join(env.dir, 'stage')
+    out = subprocess.run(['meson', 'install', '-C', env.build, '--destdir',
+                          stage, '--no-rebuild', '--quiet'],
+                         capture_output=True, text=True, timeout=120)
+    check(out.returncode == 0, 'meson install failed: %s' % out.stderr)
+    files = [os.path.join(d, f)[len(stage):]
+             for d, _, fs in os.walk(stage) for f in fs]
+    check(len(files) == 1 and os.path.basename(files[0]) == INSTALLED,
+          'meson install put %s, want one %s' % (files, INSTALLED))
+    pmd_dir = os.path.dirname(files[0])
+
+    # The folder EAL loads by itself: where it opens DPDK's own plugins
+    # from in a run without -d, and where Debian's IFC driver is.
+    bare = env.start_vdpa([], name='bare', plugin_dir='',
+                          log_level=EAL_DEBUG)
+    bare.wait_log(r'open shared lib \S*/%s' % re.escape(DPDK_IFC), 15,
+                  what='EAL loading DPDK\'s own IFC driver')
+    time.sleep(0.5)
+    bare.kill()
+    env.vdpa = None
+    dirs = sorted({os.path.dirname(p) for p in eal_opened(bare)})
+    check(dirs == [pmd_dir], 'EAL loads plugins by itself from %s, meson '
+          'installs into %s' % (dirs, pmd_dir))
+    debian = [f for f in os.listdir(pmd_dir) if f.startswith(DPDK_IFC)]
+    check(debian and INSTALLED not in debian and
+          not INSTALLED.startswith(DPDK_IFC),
+          'the installed name %s is one of Debian\'s %s' % (INSTALLED, debian))
+
+    staged = stage + pmd_dir
+    ww = world_writable_parent(staged)
+    if ww:
+        raise Skip('%s is world-writable: EAL refuses plugins below it' % ww)
+    traffic_test(env, 1, plugin_dir=staged,
+                 log_level=LOG_LEVEL + ' ' + EAL_DEBUG)
+    opened = eal_opened(env.vdpa)
+    ours = os.path.join(staged, INSTALLED)
+    check(ours in opened, 'EAL did not load %s: %s' % (ours, opened))
+    check(os.path.join(pmd_dir, DPDK_IFC) in opened,
+          'DPDK\'s own %s was not loaded too' % DPDK_IFC)
+    text = env.vdpa.text()
+    check('net_ifcvf' not in text, 'DPDK\'s net_ifcvf claimed something')
+    print('  %s, next to %s' % (ours, os.path.join(pmd_dir, DPDK_IFC)))
+
+
 TESTS = {
     'traffic_1q': test_traffic_1q,
     'traffic_4q': test_traffic_4q,
+    'traffic_poll': test_traffic_poll,
     'virtio_profile': test_virtio_profile,
     'reconnect_100': test_reconnect_100,
     'kill9': test_kill9,
@@ -689,7 +904,11 @@ TESTS = {
     'hugepages_grow_virtio': test_hugepages_grow_virtio,
     'bad_devargs': test_bad_devargs,
     'stats': test_stats,
+    'stats_poll': test_stats_poll,
+    'telemetry': test_telemetry,
+    'installed_plugin': test_installed_plugin,
 }
+
 
 
 def main(argv):
@@ -706,26 +925,34 @@ def main(argv):
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     env = Env(build, name)
+    if name == 'demo':
+        return run_test(env, lambda: demo(
+            env, float(argv[3]) if len(argv) > 3 else 5.0))
+    return run_test(env, lambda: TESTS[name](env))
+
+
+def run_test(env, fn):
+    """Run test @fn() in @env, say how it went, close @env; the exit
+    code (the blk suite's runner shares it)."""
     start = time.monotonic()
     try:
-        if name == 'demo':
-            demo(env, float(argv[3]) if len(argv) > 3 else 5.0)
-        else:
-            TESTS[name](env)
-        print('%s: passed in %.1f s' % (name, time.monotonic() - start))
+        fn()
+        print('%s: passed in %.1f s' % (env.name, time.monotonic() - start))
         return EXIT_PASS
     except Skip as e:
         print('skipped: %s' % e)
         return EXIT_SKIP
     except Failure as e:
-        print('%s: FAILED after %.1f s: %s' % (name, time.monotonic() - start,
-                                               e))
-        env.report_logs()
+        verdict = '%s: FAILED after %.1f s: %s' % (
+            env.name, time.monotonic() - start, e)
+        print(verdict)
+        env.report_logs(verdict)
         return EXIT_FAIL
     except Exception:  # pylint: disable=broad-except
-        print('%s: harness error:' % name)
+        print('%s: harness error:' % env.name)
         traceback.print_exc(file=sys.stdout)
-        env.report_logs()
+        env.report_logs('%s: harness error: %s' % (
+            env.name, traceback.format_exc().splitlines()[-1]))
         return EXIT_FAIL
     finally:
         env.close()

@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <stddef.h>
+
 #include <linux/pci_regs.h>
 #include <rte_common.h>
 #include <rte_log.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_pci.h>
 
 #include "ifcvf_hw.h"
@@ -28,12 +31,16 @@ struct fake_dev {
 	uint64_t bar_len[IFCVF_PCI_MAX_BAR];
 	unsigned int oob_reads;	/* config reads outside config space */
 	int cfg_error;		/* make every config read fail */
+	unsigned int gen_bumps;	/* config_generation reads that change it */
 	uint8_t next_cap;	/* where add_cap() puts the next one */
 	uint8_t *last_next;	/* the next pointer to link it from */
 };
 
 static struct fake_dev dev;
 static uint8_t notify_pos;	/* the notify capability of build_*() */
+static uint8_t device_pos;	/* the device capability of build_ifcvf() */
+
+#define FAKE_DEVICE_OFF	0x2000	/* build_ifcvf()'s device region in BAR0 */
 
 static uint32_t
 fake_read(void *ctx, uint8_t bar, uint64_t off, uint8_t width)
@@ -43,6 +50,12 @@ fake_read(void *ctx, uint8_t bar, uint64_t off, uint8_t width)
 
 	if (bar < IFCVF_PCI_MAX_BAR && off + width <= FAKE_BAR_SIZE)
 		memcpy(&v, &d->bar[bar][off], width);
+	/* A device whose config changes under the reader (common at 0). */
+	if (bar == 0 && off == VIRTIO_PCI_COMMON_CFGGENERATION &&
+	    d->gen_bumps > 0) {
+		d->gen_bumps--;
+		d->bar[0][off]++;
+	}
 	return v;
 }
 
@@ -149,7 +162,8 @@ build_ifcvf(void)
 	notify_pos = add_virtio_cap(VIRTIO_PCI_CAP_NOTIFY_CFG, 0, 0x3000, 0x100);
 	put32(&dev.cfg[notify_pos + 16], 4);
 	add_virtio_cap(VIRTIO_PCI_CAP_ISR_CFG, 0, 0x1000, 4);
-	add_virtio_cap(VIRTIO_PCI_CAP_DEVICE_CFG, 0, 0x2000, 0x10);
+	device_pos = add_virtio_cap(VIRTIO_PCI_CAP_DEVICE_CFG, 0,
+				    FAKE_DEVICE_OFF, 0x10);
 	set_num_queues(0, 0, 4);
 }
 
@@ -469,6 +483,207 @@ test_random_cfg(void)
 	return 0;
 }
 
+/* IFCVF's block VF: build_ifcvf() with blk IDs, a 60-byte config, 3 queues. */
+static void
+build_blk(uint16_t device_id)
+{
+	build_ifcvf();
+	put16(&dev.cfg[PCI_DEVICE_ID], device_id);
+	put16(&dev.cfg[PCI_SUBSYSTEM_ID], IFCVF_SUBSYS_BLK_DEVICE_ID);
+	put32(&dev.cfg[device_pos + 12], IFCVF_BLK_CFG_LEN);
+	set_num_queues(0, 0, 3);
+}
+
+/* The fake's device features: DF reads the same word for both selects. */
+static void
+set_blk_features(uint32_t features)
+{
+	put32(&dev.bar[0][VIRTIO_PCI_COMMON_DF], features);
+}
+
+#define BLK_CFG(f) (&dev.bar[0][FAKE_DEVICE_OFF + \
+			       offsetof(struct virtio_blk_config, f)])
+
+/* Good values for every field build_blk()'s features offer. */
+static void
+fill_blk_config(void)
+{
+	set_blk_features(1u << VIRTIO_BLK_F_SIZE_MAX |
+			 1u << VIRTIO_BLK_F_SEG_MAX |
+			 1u << VIRTIO_BLK_F_BLK_SIZE |
+			 1u << VIRTIO_BLK_F_FLUSH | 1u << VIRTIO_BLK_F_MQ |
+			 1u << VIRTIO_BLK_F_DISCARD);
+	put32(BLK_CFG(capacity), 0x89abcdef);
+	put32(BLK_CFG(capacity) + 4, 0x1);
+	put32(BLK_CFG(size_max), 65536);
+	put32(BLK_CFG(seg_max), 126);
+	put32(BLK_CFG(blk_size), 4096);
+	put16(BLK_CFG(num_queues), 2);
+	put32(BLK_CFG(max_discard_sectors), 2048);
+	/* Not offered (no WRITE_ZEROES): must not be read. */
+	put32(BLK_CFG(max_write_zeroes_sectors), 77);
+}
+
+static int
+test_blk_ids(void)
+{
+	static const uint16_t ids[] = {
+		IFCVF_BLK_MODERN_DEVICE_ID, IFCVF_BLK_TRANSITIONAL_DEVICE_ID,
+	};
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(ids); i++) {
+		build_blk(ids[i]);
+		CHECK_EQ(init(&hw), 0);
+		CHECK_EQ(hw.dev_type, IFCVF_DEV_BLK);
+		CHECK_EQ(hw.profile, IFCVF_PROFILE_IFCVF);
+		CHECK(hw.has_lm);
+		CHECK_EQ(hw.nr_vring, 3);	/* not rounded to pairs */
+	}
+	/* A blk ID with the net subsystem ID is no IFCVF. */
+	build_blk(IFCVF_BLK_MODERN_DEVICE_ID);
+	put16(&dev.cfg[PCI_SUBSYSTEM_ID], IFCVF_SUBSYS_DEVICE_ID);
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(hw.dev_type, IFCVF_DEV_BLK);
+	CHECK_EQ(hw.profile, IFCVF_PROFILE_VIRTIO);
+	/* The net IDs stay net. */
+	build_ifcvf();
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(hw.dev_type, IFCVF_DEV_NET);
+	return 0;
+}
+
+/* A blk queue has a 0x40-byte ring-state block of its own in BAR4. */
+static int
+test_blk_lm_layout(void)
+{
+	build_blk(IFCVF_BLK_MODERN_DEVICE_ID);
+	dev.bar_len[4] = 0x800;
+	set_num_queues(0, 0, 32);
+	put32(&dev.cfg[notify_pos + 12], 0x1000);
+	CHECK_EQ(init(&hw), 0);
+	CHECK(hw.has_lm);	/* 0x20 + 31 * 0x40 + 4 <= 0x800 */
+	set_num_queues(0, 0, 33);
+	CHECK_EQ(init(&hw), 0);
+	CHECK(!hw.has_lm);	/* queue 32's register is past it */
+	return 0;
+}
+
+static int
+test_blk_config(void)
+{
+	struct ifcvf_blk_config cfg;
+
+	build_blk(IFCVF_BLK_MODERN_DEVICE_ID);
+	fill_blk_config();
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), 0);
+	CHECK_EQ(cfg.capacity, 0x189abcdefULL);
+	CHECK_EQ(cfg.size_max, 65536);
+	CHECK_EQ(cfg.seg_max, 126);
+	CHECK_EQ(cfg.blk_size, 4096);
+	CHECK_EQ(cfg.num_queues, 2);
+	CHECK_EQ(cfg.max_discard_sectors, 2048);
+	CHECK_EQ(cfg.max_write_zeroes_sectors, 0);
+	/* The image is the device's bytes, unoffered fields zero. */
+	CHECK(memcmp(cfg.raw, BLK_CFG(capacity),
+		     offsetof(struct virtio_blk_config,
+			      max_write_zeroes_sectors)) == 0);
+	CHECK_EQ(cfg.raw[offsetof(struct virtio_blk_config,
+				  max_write_zeroes_sectors)], 0);
+
+	/* Without MQ there is one queue, whatever num_queues holds. */
+	set_blk_features(1u << VIRTIO_BLK_F_FLUSH);
+	put16(BLK_CFG(num_queues), 0);
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), 0);
+	CHECK_EQ(cfg.num_queues, 1);
+	CHECK_EQ(cfg.blk_size, 0);
+
+	/* Not a block device. */
+	build_ifcvf();
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), -ENOTSUP);
+	return 0;
+}
+
+/* One bad field at a time: each is refused. */
+static int
+test_blk_config_hostile(void)
+{
+	static const struct {
+		size_t off;
+		uint32_t val;
+	} bad[] = {
+		{ offsetof(struct virtio_blk_config, blk_size), 1000 },
+		{ offsetof(struct virtio_blk_config, blk_size), 256 },
+		{ offsetof(struct virtio_blk_config, blk_size), 1u << 20 },
+		{ offsetof(struct virtio_blk_config, seg_max), 0 },
+		{ offsetof(struct virtio_blk_config, size_max), 0 },
+		{ offsetof(struct virtio_blk_config, num_queues), 0 },
+		{ offsetof(struct virtio_blk_config, num_queues), 4 },
+		{ offsetof(struct virtio_blk_config, capacity) + 4, 1u << 23 },
+	};
+	struct ifcvf_blk_config cfg;
+	unsigned int i;
+
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf*", RTE_LOG_CRIT);
+	for (i = 0; i < RTE_DIM(bad); i++) {
+		build_blk(IFCVF_BLK_MODERN_DEVICE_ID);
+		fill_blk_config();
+		if (bad[i].off == offsetof(struct virtio_blk_config, num_queues))
+			put16(&dev.bar[0][FAKE_DEVICE_OFF + bad[i].off],
+			      bad[i].val);
+		else
+			put32(&dev.bar[0][FAKE_DEVICE_OFF + bad[i].off],
+			      bad[i].val);
+		CHECK_EQ(init(&hw), 0);
+		CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), -EINVAL);
+	}
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf*", RTE_LOG_NOTICE);
+	return 0;
+}
+
+/* A device region shorter than the fields its features promise. */
+static int
+test_blk_config_short_region(void)
+{
+	struct ifcvf_blk_config cfg;
+
+	build_blk(IFCVF_BLK_MODERN_DEVICE_ID);
+	fill_blk_config();
+	/* Up to num_queues: DISCARD's fields are missing. */
+	put32(&dev.cfg[device_pos + 12],
+	      offsetof(struct virtio_blk_config, max_discard_sectors));
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), -EINVAL);
+	set_blk_features(1u << VIRTIO_BLK_F_MQ);
+	CHECK_EQ(init(&hw), 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), 0);
+	/* Below capacity: the walk refuses the region. */
+	put32(&dev.cfg[device_pos + 12], 4);
+	CHECK_EQ(init(&hw), -EINVAL);
+	return 0;
+}
+
+/* A config that changes while read is read again, and given up on. */
+static int
+test_blk_config_generation(void)
+{
+	struct ifcvf_blk_config cfg;
+
+	build_blk(IFCVF_BLK_MODERN_DEVICE_ID);
+	fill_blk_config();
+	CHECK_EQ(init(&hw), 0);
+	dev.gen_bumps = 3;
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), 0);
+	CHECK_EQ(dev.gen_bumps, 0);
+	CHECK_EQ(cfg.capacity, 0x189abcdefULL);
+	dev.gen_bumps = 1000;
+	CHECK_EQ(ifcvf_hw_read_blk_config(&hw, &cfg), -EAGAIN);
+	return 0;
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE(test_ifcvf_layout),
 	TEST_CASE(test_qemu_layout),
@@ -493,6 +708,12 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_queue_counts),
 	TEST_CASE(test_cfg_read_error),
 	TEST_CASE(test_random_cfg),
+	TEST_CASE(test_blk_ids),
+	TEST_CASE(test_blk_lm_layout),
+	TEST_CASE(test_blk_config),
+	TEST_CASE(test_blk_config_hostile),
+	TEST_CASE(test_blk_config_short_region),
+	TEST_CASE(test_blk_config_generation),
 };
 
 TEST_MAIN("cap", cases)

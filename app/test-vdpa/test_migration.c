@@ -8,10 +8,14 @@
  * pages as QEMU does, drives numbered frames over a looped wire, and
  * compares the dirty log with the simulator's ground truth: every page
  * the device wrote (the truth=<file> devarg, written at each close) must
- * be marked in the log. Each case runs in three modes:
+ * be marked in the log. A VF reset drops the frames the VF holds for
+ * want of RX buffers, as a NIC does: a case passes only if the frames
+ * its flows lost are exactly those the simulator says its resets
+ * dropped. Each case runs in these modes:
  *   hw      profile=ifcvf: the VF logs, through its LM block;
  *   sw      profile=ifcvf,sw-live-migration=1: the relay on shadow rings;
- *   virtio  profile=virtio: no LM block, the relay too.
+ *   virtio  profile=virtio: no LM block, the relay too;
+ *   sw_poll sw with relay=poll: the relay polls instead of sleeping.
  *
  *   test_migration <builddir> <case>|all|list [<mode>|all]
  *
@@ -40,10 +44,7 @@
 #define WAIT_MS		10000
 #define TRAFFIC_MS	15000
 #define MAX_LISTED	20
-#define SHADOW_MSG	"queues on shadow rings"
-#define HW_LOG_MSG	"HW dirty logging"
-#define CANCEL_MSG	"dirty logging off (migration cancelled)"
-#define CONFIGURED_MSG	"configured, 4 queues"
+#define GUEST_MEM_LEN	(32ULL << 20)
 
 /*
  * As QEMU with several queue pairs: without MQ, vhost drops all but the
@@ -57,6 +58,17 @@
 	(1ULL << VIRTIO_NET_F_MQ) | \
 	(1ULL << VU_F_PROTOCOL_FEATURES))
 
+/*
+ * A legacy (virtio 0.95) guest: no VERSION_1; the net header is 10 bytes
+ * without MRG_RXBUF, 12 with it. The _legacy cases run with these.
+ */
+#define LEGACY_FEATURES	(GUEST_FEATURES & ~((1ULL << VIRTIO_F_VERSION_1) | \
+					    (1ULL << VIRTIO_NET_F_MRG_RXBUF)))
+#define LEGACY_MRG_FEATURES (LEGACY_FEATURES | (1ULL << VIRTIO_NET_F_MRG_RXBUF))
+
+/* The running case's guest features (GUEST_FEATURES but for legacy). */
+static uint64_t guest_features = GUEST_FEATURES;
+
 struct mode {
 	const char *name;
 	const char *devargs;
@@ -68,6 +80,8 @@ static const struct mode modes[] = {
 	{ "hw", "profile=ifcvf", true, false },
 	{ "sw", "profile=ifcvf,sw-live-migration=1", true, true },
 	{ "virtio", "profile=virtio", false, true },
+	{ "sw_poll", "profile=ifcvf,sw-live-migration=1,relay=poll", true,
+	  true },
 };
 
 static const struct mode *mode;
@@ -78,20 +92,48 @@ static const char *const vdpa_args[] = { "--no-shconf", NULL };
 static char truth_path[192];
 
 static unsigned int
-log_count(const char *needle)
-{
-	return vdpa_proc_log_count(&vdpa, needle);
-}
-
-static unsigned int
 log_wait(const char *needle, unsigned int count)
 {
 	return vdpa_proc_log_wait(&vdpa, needle, count, WAIT_MS);
 }
 
-/* Every close so far left no mapping; at least @min closes seen. */
+/* A number of the VF's telemetry, the driver's or the simulator's. */
+static long
+vf_info(const char *key)
+{
+	return vdpa_proc_tel_int(&vdpa, VDPA_PROC_VF0_INFO, key);
+}
+
+static long
+sim_info(const char *key)
+{
+	return vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO, key);
+}
+
+/* Wait (WAIT_MS at most) until the driver's telemetry has @text. */
+static bool
+vf_wait_for(const char *text)
+{
+	int64_t end = vdrv_now_ms() + WAIT_MS;
+
+	while (!vdpa_proc_tel_has(&vdpa, VDPA_PROC_VF0_INFO, text)) {
+		if (vdrv_now_ms() >= end)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/* Wait until the VF was configured @n times (the count) on every queue. */
+static long
+wait_configures(long n)
+{
+	return vdpa_proc_wait_configures(&vdpa, n, 2 * NR_PAIRS, WAIT_MS);
+}
+
+/* At least @min closes, none of which left a mapping behind. */
 static int
-check_closes(unsigned int min)
+check_closes(long min)
 {
 	return vdpa_proc_check_closes(&vdpa, min, WAIT_MS);
 }
@@ -363,7 +405,11 @@ struct traffic {
 	struct vdrv_flow f[NR_PAIRS];
 	uint16_t pairs;		/* flows from pair 0 on */
 	bool primed;
+	uint32_t lost;		/* of f[].lost, added to wire_lost */
 };
+
+/* The frames the case's flows found missing, so far. */
+static uint32_t wire_lost;
 
 static void
 traffic_init(struct traffic *t, struct vu_guest *g, uint16_t pairs,
@@ -374,8 +420,24 @@ traffic_init(struct traffic *t, struct vu_guest *g, uint16_t pairs,
 	t->g = g;
 	t->pairs = pairs;
 	t->primed = false;
-	for (p = 0; p < pairs; p++)
+	t->lost = 0;
+	for (p = 0; p < pairs; p++) {
 		vu_flow_init(&t->f[p], g, p, g, p, stream + p, frames);
+		t->f[p].lossy = true;
+	}
+}
+
+/* Add the frames the flows found missing since the last call. */
+static void
+traffic_count_lost(struct traffic *t)
+{
+	uint32_t n = 0;
+	uint16_t p;
+
+	for (p = 0; p < t->pairs; p++)
+		n += t->f[p].lost;
+	wire_lost += n - t->lost;
+	t->lost = n;
 }
 
 static bool
@@ -411,6 +473,47 @@ traffic_err(const struct traffic *t)
 	return 0;
 }
 
+/*
+ * Frames a reset dropped at the end of a flow leave no gap to see: when
+ * the device took every frame posted and each one not received is one
+ * the VF's resets dropped and no flow counted yet (telemetry
+ * reset_drops), they are lost. Looked at once every 20 ms at most.
+ */
+static bool
+traffic_tail_lost(struct traffic *t)
+{
+	static int64_t last;
+	uint64_t missing = 0, counted = wire_lost - t->lost;
+	long dropped;
+	uint16_t p;
+
+	for (p = 0; p < t->pairs; p++) {
+		const struct vdrv_flow *f = &t->f[p];
+
+		if (f->tx_done != f->sent)
+			return false;
+		missing += f->sent - f->rcvd - f->lost;
+		counted += f->lost;
+	}
+	if (missing == 0 || vdrv_now_ms() - last < 20)
+		return false;
+	last = vdrv_now_ms();
+	dropped = sim_info("reset_drops");
+	if (dropped < 0 || (uint64_t)dropped != counted + missing)
+		return false;
+	for (p = 0; p < t->pairs; p++)
+		t->f[p].lost = t->f[p].sent - t->f[p].rcvd;
+	return true;
+}
+
+/* Nothing moved: a lost tail, or wait for an interrupt (@ms at most). */
+static void
+traffic_idle(struct traffic *t, int ms)
+{
+	if (!traffic_tail_lost(t))
+		vu_guest_wait_irq(t->g, ms);
+}
+
 /* Step every flow until all are done or @sent frames were posted. */
 static int
 traffic_run_until(struct traffic *t, uint32_t sent)
@@ -433,9 +536,10 @@ traffic_run_until(struct traffic *t, uint32_t sent)
 		for (p = 0; p < t->pairs; p++)
 			work += vdrv_flow_step(&t->f[p]);
 		if (work == 0)
-			vu_guest_wait_irq(t->g, 5);
+			traffic_idle(t, 5);
 	}
 	vu_guest_poll_irqs(t->g);
+	traffic_count_lost(t);
 	if (traffic_err(t) != 0 || (!traffic_done(t) && traffic_sent(t) < sent)) {
 		for (p = 0; p < t->pairs; p++)
 			vdrv_flow_dump(&t->f[p]);
@@ -460,7 +564,7 @@ traffic_drain(struct traffic *t)
 
 		idle = true;
 		for (p = 0; p < t->pairs; p++) {
-			if (t->f[p].rcvd == t->f[p].sent &&
+			if (t->f[p].rcvd + t->f[p].lost == t->f[p].sent &&
 			    t->f[p].tx_done == t->f[p].sent)
 				continue;
 			idle = false;
@@ -469,9 +573,10 @@ traffic_drain(struct traffic *t)
 			work += vdrv_flow_step(&t->f[p]);
 		}
 		if (!idle && work == 0)
-			vu_guest_wait_irq(t->g, 1);
+			traffic_idle(t, 1);
 	}
 	vu_guest_poll_irqs(t->g);
+	traffic_count_lost(t);
 	for (p = 0; p < t->pairs; p++)
 		t->f[p].total = total[p];
 	if (!idle)
@@ -496,6 +601,21 @@ traffic_run(struct traffic *t)
 	return traffic_run_until(t, UINT32_MAX);
 }
 
+/*
+ * An IFCVF is reconfigured on the running VF, never reset: it started
+ * once (a VF without ring-state registers may restart).
+ */
+static int
+check_one_start(void)
+{
+	long n = sim_info("starts");
+
+	if (!mode->has_lm || n == 1)
+		return 0;
+	fprintf(stderr, "the VF started %ld times, not once\n", n);
+	return -1;
+}
+
 /* ---- Guest ---- */
 
 static int
@@ -504,19 +624,30 @@ guest_open(struct vu_guest *g, uint64_t log_size)
 	const struct vu_guest_params p = {
 		.nr_pairs = NR_PAIRS,
 		.queue_size = QUEUE_SIZE,
-		.mem_len = 32ULL << 20,
-		.features = GUEST_FEATURES,
+		.mem_len = GUEST_MEM_LEN,
+		.features = guest_features,
 		.timeout_ms = 10000,	/* a loaded machine */
 	};
+	char msg[128];
 
 	CHECK_EQ(vu_guest_connect(g, vdpa.sock, &p), 0);
+	/* What was asked for: VERSION_1 and MRG_RXBUF or not. */
+	CHECK_EQ(g->features & ((1ULL << VIRTIO_F_VERSION_1) |
+				(1ULL << VIRTIO_NET_F_MRG_RXBUF)),
+		 guest_features & ((1ULL << VIRTIO_F_VERSION_1) |
+				   (1ULL << VIRTIO_NET_F_MRG_RXBUF)));
 	CHECK_EQ(vu_guest_queues_init(g), 0);
 	CHECK_EQ(vu_guest_set_mem_table(g, g->nr_mem), 0);
 	CHECK(g->dev_features & (1ULL << VU_F_LOG_ALL));
 	CHECK(g->features & (1ULL << VIRTIO_NET_F_MQ));
 	CHECK(g->protocol & (1ULL << VU_PF_LOG_SHMFD));
 	CHECK_EQ(vu_guest_start(g), 0);
-	CHECK_EQ(log_wait(CONFIGURED_MSG, 1), 1);
+	CHECK_EQ(wait_configures(1), 1);
+	/* The VF runs with the legacy set and its header rule. */
+	snprintf(msg, sizeof(msg), "%s, net header %u bytes",
+		 (g->features & (1ULL << VIRTIO_F_VERSION_1)) ? "" :
+		 " (legacy)", vdrv_net_hdr_len(g->features));
+	CHECK(log_wait(msg, 1) >= 1);
 	CHECK_EQ(vu_guest_set_log(g, log_size), 0);
 	return 0;
 }
@@ -596,6 +727,79 @@ out:
 }
 
 /*
+ * A log the frontend hands at @offset of its memfd, of @size bytes (0:
+ * enough for the guest, whole pages); otherwise as log_full.
+ */
+static int
+log_placed(uint64_t size, uint64_t offset)
+{
+	struct pages truth = { 0 };
+	struct traffic t;
+	struct vu_guest g;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0 ||
+	    vu_guest_set_log_at(&g, size, 0, offset) < 0 ||
+	    log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	ret = finish_and_check(&g, &t, &truth, true, 1);
+out:
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * The log handed again while logging, as QEMU does once per queue pair
+ * (the same memfd, then SET_FEATURES with LOG_ALL): vhost maps it anew
+ * and unmaps the old mapping; the VF must log into the new one.
+ */
+static int
+case_log_rebase(void)
+{
+	struct pages truth = { 0 };
+	struct traffic t;
+	struct vu_guest g;
+	uint16_t p;
+	int ret = -1;
+
+	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
+		goto out;
+	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	for (p = 0; p < NR_PAIRS; p++) {
+		if (traffic_run_until(&t, FRAMES * (p + 1) / NR_PAIRS) < 0 ||
+		    vu_set_log_base(&g.c, g.log_fd, g.log_size, 0) < 0 ||
+		    log_all(&g, true) < 0)
+			goto out;
+	}
+	/* HW mode maps each new log on the running VF. */
+	if (check_one_start() < 0)
+		goto out;
+	ret = finish_and_check(&g, &t, &truth, true, 1);
+out:
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/* A log at a non-zero mmap offset (valid in vhost-user). */
+static int
+case_log_offset(void)
+{
+	return log_placed(0, 3 * VDRV_PAGE_SIZE);
+}
+
+/* A log of exactly the bytes the guest's highest page needs. */
+static int
+case_log_exact(void)
+{
+	uint64_t top = VU_GUEST_GPA + GUEST_MEM_LEN;
+
+	return log_placed((top / VDRV_PAGE_SIZE + 7) / 8, 0);
+}
+
+/*
  * The end of a migration in the middle of traffic, ROUNDS times: a ring of
  * frames posted at once and the stop while the device works on them (or
  * before it saw them). The indices handed back must be the used indices
@@ -639,7 +843,7 @@ ring_state_round(struct vu_guest *g, struct traffic *t, unsigned int round,
 	}
 	vu_guest_log_clear(g);
 	if (vu_guest_reconnect(g, vdpa.sock, bases) < 0 ||
-	    log_wait(CONFIGURED_MSG, round + 2) != round + 2 ||
+	    wait_configures(round + 2) != round + 2 ||
 	    vu_guest_set_log(g, 0) < 0 || log_all(g, true) < 0)
 		return -1;
 	return 0;
@@ -666,10 +870,14 @@ case_ring_state(void)
 	printf("  %u stops: TX entries left to the destination in %u queue(s), "
 	       "in the middle of a burst in %u\n", ROUNDS, unseen, busy);
 	for (p = 0; p < NR_PAIRS; p++) {
+		/* An RX buffer per frame received; resets drop some. */
+		uint16_t rx_want = RS_FRAMES - t.f[p].lost;
+
 		if (bases[2 * p + 1] != (uint16_t)RS_FRAMES ||
-		    bases[2 * p] != (uint16_t)RS_FRAMES) {
-			fprintf(stderr, "pair %u: bases %u %u, want %u\n", p,
-				bases[2 * p], bases[2 * p + 1], RS_FRAMES);
+		    bases[2 * p] != rx_want) {
+			fprintf(stderr, "pair %u: bases %u %u, want %u %u\n",
+				p, bases[2 * p], bases[2 * p + 1], rx_want,
+				RS_FRAMES);
 			goto out;
 		}
 	}
@@ -702,10 +910,16 @@ case_switch_midway(void)
 		goto out;
 	log_round(&g);
 	ret = finish_and_check(&g, &t, &truth, false, 1);
-	if (ret == 0 && mode->sw && log_count(SHADOW_MSG) != 1) {
+	if (ret == 0 && mode->sw && vf_info("shadow_setups") != 1) {
 		fprintf(stderr, "the switch did not put the queues on shadow rings\n");
 		ret = -1;
 	}
+	/*
+	 * An IFCVF switches on the running device (HW mode logs, SW mode
+	 * moves queue by queue): no reset at the switch.
+	 */
+	if (ret == 0)
+		ret = check_one_start();
 out:
 	free(truth.pfn);
 	vu_guest_fini(&g);
@@ -722,7 +936,7 @@ static int
 case_cancel(void)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
-	unsigned int shadows, hw_logs;
+	long shadows, hw_logs;
 	struct traffic t;
 	struct vu_guest g;
 	int ret = -1;
@@ -736,9 +950,13 @@ case_cancel(void)
 		fprintf(stderr, "nothing logged while logging\n");
 		goto out;
 	}
-	shadows = log_count(SHADOW_MSG);
-	hw_logs = log_count(HW_LOG_MSG);
-	if (log_all(&g, false) < 0 || log_wait(CANCEL_MSG, 1) != 1)
+	shadows = vf_info("shadow_setups");
+	hw_logs = vf_info("hw_log_setups");
+	if (shadows < 0 || hw_logs < 0) {
+		fprintf(stderr, "no set-up counts in the VF's telemetry\n");
+		goto out;
+	}
+	if (log_all(&g, false) < 0 || !vf_wait_for("\"logging\":\"off\""))
 		goto out;
 	vu_guest_log_clear(&g);
 	if (traffic_run(&t) < 0)
@@ -752,11 +970,14 @@ case_cancel(void)
 			vu_guest_log_count(&g));
 		goto out;
 	}
-	if (mode->has_lm && (log_count(SHADOW_MSG) != shadows ||
-			     log_count(HW_LOG_MSG) != hw_logs)) {
+	if (mode->has_lm && (vf_info("shadow_setups") != shadows ||
+			     vf_info("hw_log_setups") != hw_logs)) {
 		fprintf(stderr, "shadow rings or HW logging set up again after the cancel\n");
 		goto out;
 	}
+	/* On an IFCVF neither switch resets the VF. */
+	if (check_one_start() < 0)
+		goto out;
 	printf("  after the cancel: %s\n", !mode->sw ? "HW logging off" :
 	       mode->has_lm ? "the guest's rings again" :
 	       "still on shadow rings (no ring-state registers)");
@@ -789,6 +1010,9 @@ case_queue_toggle_logging(void)
 	    traffic_run_until(&t, 2 * FRAMES / 3) < 0 ||
 	    vu_guest_enable_queues(&g, 2, 2, true) < 0 ||
 	    vu_guest_sync(&g) < 0 || traffic_run(&t) < 0)
+		goto out;
+	/* An IFCVF stops and starts the pair alone, in both modes. */
+	if (check_one_start() < 0)
 		goto out;
 	/* Both pairs again, in a new round: still logging? */
 	log_round(&g);
@@ -826,7 +1050,7 @@ case_mem_update_logging(void)
 				8ULL << 20) != 1 ||
 	    vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 2) != 2 || check_closes(1) < 0 ||
+	if (wait_configures(2) != 2 || check_closes(1) < 0 ||
 	    truth_read(&truth) < 0)
 		goto out;
 	if (traffic_run(&t) < 0)
@@ -851,19 +1075,52 @@ out:
 struct mig_case {
 	const char *name;
 	int (*fn)(void);
+	uint64_t features;	/* the guest's; 0: GUEST_FEATURES */
 };
 
 static const struct mig_case cases[] = {
-	{ "log_full", case_log_full },
-	{ "ring_state", case_ring_state },
-	{ "switch_midway", case_switch_midway },
-	{ "cancel", case_cancel },
-	{ "queue_toggle_logging", case_queue_toggle_logging },
-	{ "mem_update_logging", case_mem_update_logging },
+	{ "log_full", case_log_full, 0 },
+	{ "ring_state", case_ring_state, 0 },
+	{ "switch_midway", case_switch_midway, 0 },
+	{ "cancel", case_cancel, 0 },
+	{ "queue_toggle_logging", case_queue_toggle_logging, 0 },
+	{ "mem_update_logging", case_mem_update_logging, 0 },
+	{ "log_offset", case_log_offset, 0 },
+	{ "log_exact", case_log_exact, 0 },
+	{ "log_rebase", case_log_rebase, 0 },
+	/* Legacy guests: 10-byte headers, then 12 with MRG_RXBUF. */
+	{ "legacy_log_full", case_log_full, LEGACY_FEATURES },
+	{ "legacy_mrg_log_full", case_log_full, LEGACY_MRG_FEATURES },
+	{ "legacy_ring_state", case_ring_state, LEGACY_FEATURES },
 };
 
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
 #define NR_MODES (sizeof(modes) / sizeof(modes[0]))
+
+static const struct mig_case *the_case;
+
+/* The case, then its losses: every frame lost is one a reset dropped. */
+static int
+case_run(void)
+{
+	long dropped;
+	int ret;
+
+	wire_lost = 0;
+	ret = the_case->fn();
+	if (ret < 0)
+		return ret;
+	dropped = sim_info("reset_drops");
+	if (dropped != (long)wire_lost) {
+		fprintf(stderr, "%u frames lost, the VF's resets dropped %ld\n",
+			wire_lost, dropped);
+		return -1;
+	}
+	if (wire_lost > 0)
+		printf("  %u frames dropped by VF resets, all accounted for\n",
+		       wire_lost);
+	return 0;
+}
 
 static int
 run_case(const struct mig_case *c, const struct mode *m)
@@ -871,6 +1128,7 @@ run_case(const struct mig_case *c, const struct mode *m)
 	char name[64], what[96], devargs[512];
 
 	mode = m;
+	guest_features = c->features != 0 ? c->features : GUEST_FEATURES;
 	log_rounds_reset();
 	snprintf(name, sizeof(name), "%s_%s", c->name, m->name);
 	snprintf(what, sizeof(what), "migration/%s", name);
@@ -878,7 +1136,8 @@ run_case(const struct mig_case *c, const struct mode *m)
 	snprintf(truth_path, sizeof(truth_path), "%s/truth", vdpa.dir);
 	snprintf(devargs, sizeof(devargs), "qp=%u,wire=loop,truth=%s,%s",
 		 NR_PAIRS, truth_path, m->devargs);
-	return vdpa_proc_run(&vdpa, devargs, c->fn, what);
+	the_case = c;
+	return vdpa_proc_run(&vdpa, devargs, case_run, what);
 }
 
 int
@@ -896,6 +1155,7 @@ main(int argc, char **argv)
 	vdpa.build_dir = argv[1];
 	vdpa.eal_args = vdpa_args;
 	vdpa.keep = getenv("TEST_MIG_KEEP_LOG") != NULL;
+	vdpa.gdb = getenv("TEST_MIG_GDB") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < NR_CASES; i++) {
 		for (j = 0; j < NR_MODES; j++) {

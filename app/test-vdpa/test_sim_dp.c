@@ -18,9 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
 
 #include "ifcvf_hw.h"
 #include "ifcvf_sim.h"
@@ -61,20 +65,16 @@ struct fx {
 	bool dev_up;
 };
 
+/* Create the sim of @sp, map guest memory, bring the guest driver up. */
 static int
-fx_setup(struct fx *f, const char *name, enum ifcvf_sim_profile profile,
-	 const struct vdrv_dev_params *dp)
+fx_setup_params(struct fx *f, const struct ifcvf_sim_params *sp,
+		const struct vdrv_dev_params *dp)
 {
-	struct ifcvf_sim_params sp = {
-		.name = name,
-		.profile = profile,
-		.nr_queue_pairs = dp->nr_pairs,
-		.mac = { 0x02, 0x00, 0x00, 0x00, 0x10, 0x01 },
-	};
+	const char *name = sp->name;
 	int ret;
 
 	memset(f, 0, sizeof(*f));
-	f->sim = ifcvf_sim_create(&sp);
+	f->sim = ifcvf_sim_create(sp);
 	if (f->sim == NULL) {
 		fprintf(stderr, "ifcvf_sim_create(%s): %s\n", name,
 			strerror(errno));
@@ -96,6 +96,20 @@ fx_setup(struct fx *f, const char *name, enum ifcvf_sim_profile profile,
 	}
 	f->dev_up = true;
 	return 0;
+}
+
+static int
+fx_setup(struct fx *f, const char *name, enum ifcvf_sim_profile profile,
+	 const struct vdrv_dev_params *dp)
+{
+	struct ifcvf_sim_params sp = {
+		.name = name,
+		.profile = profile,
+		.nr_queue_pairs = dp->nr_pairs,
+		.mac = { 0x02, 0x00, 0x00, 0x00, 0x10, 0x01 },
+	};
+
+	return fx_setup_params(f, &sp, dp);
 }
 
 static void
@@ -322,6 +336,43 @@ rx_too_big_body(struct fx *f)
 	CHECK_EQ(rs.drops + ts.drops, 1);
 	CHECK_EQ(rs.packets, 1);
 	CHECK(!qinfo(f->sim, vdrv_rxq(0)).broken);
+	return 0;
+}
+
+/*
+ * Frames sent with no RX buffer posted wait in the device's backlog; a
+ * reset drops them, as a NIC does, and counts them. A lossy flow skips
+ * the gap, the frames after it arrive whole and in order.
+ */
+#define HELD_FRAMES	10
+
+static int
+reset_drops_body(struct fx *f)
+{
+	struct vdrv_flow fl;
+
+	CHECK_EQ(fx_setup(f, "rstdrop", IFCVF_SIM_PROFILE_IFCVF,
+			  &params_1pair), 0);
+	CHECK_EQ(ifcvf_sim_wire_loop(f->sim), 0);
+	vdrv_flow_init(&fl, &f->dev, 0, &f->dev, 0, 8, HELD_FRAMES);
+	fl.lossy = true;
+	/* Not primed: the RX ring stays empty. */
+	CHECK(WAIT_FOR((vdrv_flow_step(&fl), fl.tx_done == HELD_FRAMES),
+		       WAIT_MS));
+	CHECK_EQ(fl.rcvd, 0);
+	CHECK_EQ(qstats(f->sim, vdrv_txq(0)).packets, HELD_FRAMES);
+	CHECK_EQ(ifcvf_sim_reset_drops(f->sim), 0);
+
+	CHECK_EQ(vdrv_dev_restart(&f->dev), 0);
+	CHECK_EQ(ifcvf_sim_reset_drops(f->sim), HELD_FRAMES);
+	fl.total = HELD_FRAMES + 100;
+	CHECK_EQ(run_flows(&fl, 1), 0);
+	CHECK_EQ(fl.rcvd, 100);
+	CHECK_EQ(fl.lost, HELD_FRAMES);
+	/* Nothing was waiting at this reset. */
+	CHECK_EQ(vdrv_dev_restart(&f->dev), 0);
+	CHECK_EQ(ifcvf_sim_reset_drops(f->sim), HELD_FRAMES);
+	CHECK_EQ(qstats(f->sim, vdrv_rxq(0)).drops, 0);
 	return 0;
 }
 
@@ -802,6 +853,408 @@ teardown_body(struct fx *a, struct fx *b)
 
 /* ---- Cases: each body gets fresh fixtures, always torn down ---- */
 
+/* ---- The block device ---- */
+
+#define BLK_CAPACITY	2048		/* sectors: 1 MiB */
+#define BLK_SECTOR	IFCVF_SIM_BLK_SECTOR
+#define BLK_IO_MAX	(16 * BLK_SECTOR)
+
+static uint8_t blk_buf[BLK_IO_MAX];
+static uint8_t blk_got[BLK_IO_MAX];
+
+static int
+fx_setup_blk(struct fx *f, const char *name, uint16_t queues,
+	     uint64_t features)
+{
+	struct ifcvf_sim_params sp = {
+		.name = name,
+		.profile = IFCVF_SIM_PROFILE_IFCVF,
+		.type = IFCVF_SIM_TYPE_BLK,
+		.nr_queue_pairs = queues,
+		.capacity = BLK_CAPACITY,
+		.features = features,
+	};
+	struct vdrv_dev_params dp = {
+		.nr_pairs = queues,
+		.buf_cap = BLK_IO_MAX + 64,
+	};
+
+	return fx_setup_params(f, &sp, &dp);
+}
+
+/* Post one request on @qid, kick, wait for it: its completion. */
+static int
+blk_do(struct fx *f, uint16_t qid, uint32_t type, uint64_t sector,
+       const void *data, uint32_t len, const struct vdrv_blk_opts *o,
+       struct vdrv_blk_done *done, void *out)
+{
+	struct vdrv_vq *vq = &f->dev.vq[qid];
+
+	if (vdrv_blk_post(vq, type, sector, data, len, o) < 0)
+		return -1;
+	vdrv_dev_kick(&f->dev, qid);
+	if (!WAIT_FOR(vdrv_vq_pending(vq) > 0, WAIT_MS)) {
+		fprintf(stderr, "queue %u: request not completed\n", qid);
+		vdrv_queue_dump(stderr, f->sim, qid);
+		return -1;
+	}
+	return vdrv_blk_reap(vq, done, out, out != NULL ? len : 0) == 1 ?
+	       0 : -1;
+}
+
+static int
+blk_write(struct fx *f, uint16_t qid, uint64_t sector, const void *data,
+	  uint32_t len, const struct vdrv_blk_opts *o, uint8_t status)
+{
+	struct vdrv_blk_done d;
+
+	CHECK_EQ(blk_do(f, qid, VIRTIO_BLK_T_OUT, sector, data, len, o, &d,
+			NULL), 0);
+	CHECK(d.intact);
+	CHECK_EQ(d.status, status);
+	CHECK_EQ(d.len, 1);
+	return 0;
+}
+
+static int
+blk_read(struct fx *f, uint16_t qid, uint64_t sector, uint32_t len,
+	 const struct vdrv_blk_opts *o, uint8_t status)
+{
+	struct vdrv_blk_done d;
+
+	CHECK_EQ(blk_do(f, qid, VIRTIO_BLK_T_IN, sector, NULL, len, o, &d,
+			blk_got), 0);
+	CHECK(d.intact);
+	CHECK_EQ(d.status, status);
+	CHECK_EQ(d.len, status == VIRTIO_BLK_S_OK ? len + 1 : 1);
+	return 0;
+}
+
+/* True when @len bytes at @p are all @v. */
+static bool
+all_bytes(const uint8_t *p, uint32_t len, uint8_t v)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+static const struct vdrv_blk_opts blk_layouts[] = {
+	{ .nr_segs = 1 },
+	{ .nr_segs = 4 },
+	{ .indirect = true, .nr_segs = 3 },
+	{ .nr_segs = VDRV_MAX_SEGS },
+};
+
+/*
+ * Write a pattern on one queue in several layouts, read it back on the
+ * other and from the disk itself; FLUSH and GET_ID.
+ */
+static int
+blk_rw_body(struct fx *f)
+{
+	static const uint32_t lens[] = { 512, 4096, 1536, BLK_IO_MAX };
+	struct vdrv_blk_done d;
+	uint64_t sector = 0;
+	char id[VIRTIO_BLK_ID_BYTES];
+	unsigned int i;
+
+	CHECK_EQ(fx_setup_blk(f, "blkrw", 2, 0), 0);
+	CHECK_EQ(f->dev.hw.dev_type, IFCVF_DEV_BLK);
+	for (i = 0; i < RTE_DIM(lens); i++) {
+		vdrv_blk_pattern(blk_buf, sector, lens[i], 1);
+		CHECK_EQ(blk_write(f, 0, sector, blk_buf, lens[i],
+				   &blk_layouts[i], VIRTIO_BLK_S_OK), 0);
+		CHECK_EQ(blk_read(f, 1, sector, lens[i],
+				  &blk_layouts[RTE_DIM(blk_layouts) - 1 - i],
+				  VIRTIO_BLK_S_OK), 0);
+		CHECK(memcmp(blk_got, blk_buf, lens[i]) == 0);
+		CHECK_EQ(ifcvf_sim_blk_read(f->sim, sector * BLK_SECTOR,
+					    blk_got, lens[i]), 0);
+		CHECK(memcmp(blk_got, blk_buf, lens[i]) == 0);
+		sector += lens[i] / BLK_SECTOR;
+	}
+	/* The last sector of the disk. */
+	vdrv_blk_pattern(blk_buf, BLK_CAPACITY - 1, BLK_SECTOR, 2);
+	CHECK_EQ(blk_write(f, 1, BLK_CAPACITY - 1, blk_buf, BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(f, 0, BLK_CAPACITY - 1, BLK_SECTOR, NULL,
+			  VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+
+	CHECK_EQ(blk_do(f, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, &d, NULL),
+		 0);
+	CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+	CHECK_EQ(qstats(f->sim, 0).flushes, 1);
+	CHECK_EQ(blk_do(f, 1, VIRTIO_BLK_T_GET_ID, 0, NULL, sizeof(id), NULL,
+			&d, id), 0);
+	CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+	CHECK_EQ(d.len, sizeof(id) + 1);
+	CHECK(strncmp(id, "ifcvf-sim-blk", sizeof(id)) == 0);
+	CHECK_EQ(qstats(f->sim, 0).errors + qstats(f->sim, 1).errors, 0);
+	CHECK_EQ(ifcvf_sim_dma_faults(f->sim), 0);
+	return 0;
+}
+
+/*
+ * Requests the device cannot carry out: IOERR (UNSUPP for an unknown
+ * type), nothing moved, the queue and the other one keep serving.
+ */
+static int
+blk_refused_body(struct fx *f)
+{
+	static const struct vdrv_blk_opts zero_seg = {
+		.nr_segs = 2, .zero_len_seg = true,
+	};
+	static const uint8_t zero[BLK_IO_MAX];
+	struct vdrv_blk_done d;
+
+	CHECK_EQ(fx_setup_blk(f, "blkbad", 2, 0), 0);
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_CRIT);
+	vdrv_blk_pattern(blk_buf, 0, BLK_IO_MAX, 3);
+	/* Beyond the capacity: the last sector and one more; wrapping. */
+	CHECK_EQ(blk_write(f, 0, BLK_CAPACITY - 1, blk_buf, 2 * BLK_SECTOR,
+			   NULL, VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_write(f, 0, UINT64_MAX, blk_buf, BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_read(f, 0, BLK_CAPACITY, BLK_SECTOR, NULL,
+			  VIRTIO_BLK_S_IOERR), 0);
+	CHECK(all_bytes(blk_got, BLK_SECTOR, VDRV_POISON));
+	/* Not whole sectors. */
+	CHECK_EQ(blk_write(f, 0, 0, blk_buf, 100, NULL, VIRTIO_BLK_S_IOERR),
+		 0);
+	CHECK_EQ(blk_read(f, 1, 0, 700, NULL, VIRTIO_BLK_S_IOERR), 0);
+	CHECK(all_bytes(blk_got, 700, VDRV_POISON));
+	/* A zero-length data descriptor, in a write and in a read. */
+	CHECK_EQ(blk_write(f, 1, 8, blk_buf, 1024, &zero_seg,
+			   VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_read(f, 1, 8, 1024, &zero_seg, VIRTIO_BLK_S_IOERR), 0);
+	CHECK(all_bytes(blk_got, 1024, VDRV_POISON));
+	/* An unknown type. */
+	CHECK_EQ(blk_do(f, 0, 99, 0, NULL, 0, NULL, &d, NULL), 0);
+	CHECK_EQ(d.status, VIRTIO_BLK_S_UNSUPP);
+	/* Nothing reached the disk. */
+	CHECK_EQ(ifcvf_sim_blk_read(f->sim, 0, blk_got, BLK_IO_MAX), 0);
+	CHECK(memcmp(blk_got, zero, BLK_IO_MAX) == 0);
+	CHECK_EQ(ifcvf_sim_blk_read(f->sim, (BLK_CAPACITY - 1) * BLK_SECTOR,
+				    blk_got, BLK_SECTOR), 0);
+	CHECK(memcmp(blk_got, zero, BLK_SECTOR) == 0);
+	CHECK_EQ(qstats(f->sim, 0).errors + qstats(f->sim, 1).errors, 8);
+	/* Both queues still serve. */
+	CHECK(!(ifcvf_sim_status(f->sim) & STATUS_NEEDS_RESET));
+	CHECK_EQ(blk_write(f, 0, 8, blk_buf, 1024, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(f, 1, 8, 1024, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, 1024) == 0);
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_NOTICE);
+	return 0;
+}
+
+/* A read-only disk refuses writes and serves reads. */
+static int
+blk_ro_body(struct fx *f)
+{
+	CHECK_EQ(fx_setup_blk(f, "blkro", 1, ifcvf_sim_blk_default_features() |
+			      (1ULL << VIRTIO_BLK_F_RO)), 0);
+	vdrv_blk_pattern(blk_buf, 4, BLK_SECTOR, 4);
+	CHECK_EQ(ifcvf_sim_blk_write(f->sim, 4 * BLK_SECTOR, blk_buf,
+				     BLK_SECTOR), 0);
+	CHECK_EQ(blk_write(f, 0, 0, blk_buf, BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_read(f, 0, 4, BLK_SECTOR, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	return 0;
+}
+
+enum blk_malformed {
+	BLK_MAL_READABLE_LAST,	/* a readable descriptor after the status */
+	BLK_MAL_SHORT_HDR,	/* 8 header bytes, then writable data */
+	BLK_MAL_NO_STATUS,	/* a write with nothing device-writable */
+};
+
+/* A layout the spec forbids: NEEDS_RESET, nothing written; a reset heals. */
+static int
+blk_malformed_body(struct fx *f, enum blk_malformed kind)
+{
+	struct vdrv_blk_opts o = { .nr_segs = 1 };
+	uint32_t type = VIRTIO_BLK_T_IN;
+	struct vdrv_vq *vq;
+	int head;
+
+	CHECK_EQ(fx_setup_blk(f, "blkmal", 2, 0), 0);
+	vq = &f->dev.vq[0];
+	if (kind == BLK_MAL_READABLE_LAST)
+		o.readable_last = true;
+	else if (kind == BLK_MAL_SHORT_HDR)
+		o.hdr_len = 8;
+	else
+		o.no_status = true;
+	if (kind == BLK_MAL_NO_STATUS)
+		type = VIRTIO_BLK_T_OUT;
+	vdrv_blk_pattern(blk_buf, 0, BLK_SECTOR, 5);
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_CRIT);
+	head = vdrv_blk_post(vq, type, 0, blk_buf, BLK_SECTOR, &o);
+	CHECK(head >= 0);
+	vdrv_dev_kick(&f->dev, 0);
+	CHECK(WAIT_FOR(ifcvf_sim_status(f->sim) & STATUS_NEEDS_RESET,
+		       WAIT_MS));
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_NOTICE);
+	CHECK(qinfo(f->sim, 0).broken);
+	CHECK_EQ(vdrv_vq_pending(vq), 0);
+	/* A read's data piece (the one after the header) is untouched. */
+	CHECK(type != VIRTIO_BLK_T_IN ||
+	      all_bytes(vq->slot[head].buf + vq->slot[head].seg[1].off,
+			BLK_SECTOR, VDRV_POISON));
+	CHECK(ifcvf_sim_blk_read(f->sim, 0, blk_got, BLK_SECTOR) == 0 &&
+	      all_bytes(blk_got, BLK_SECTOR, 0));
+	CHECK_EQ(vdrv_dev_restart(&f->dev), 0);
+	CHECK_EQ(blk_write(f, 1, 0, blk_buf, BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(f, 0, 0, BLK_SECTOR, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	return 0;
+}
+
+/*
+ * The late-completion fault: requests are taken (the LM ring state shows
+ * them in flight) and complete, in order and with the right data, only
+ * at the next doorbell; with the fault cleared they complete at once.
+ */
+static int
+blk_late_body(struct fx *f)
+{
+	static const uint8_t zero[4 * BLK_SECTOR];
+	struct vdrv_vq *vq;
+	struct vdrv_blk_done d;
+	unsigned int i;
+	int heads[4];
+
+	CHECK_EQ(fx_setup_blk(f, "blklate", 1, 0), 0);
+	vq = &f->dev.vq[0];
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_ERR);
+	ifcvf_sim_set_fault(f->sim, IFCVF_SIM_FAULT_BLK_LATE, true);
+	/* No round left over from the start may take half of what follows. */
+	ifcvf_sim_quiesce(f->sim);
+	for (i = 0; i < 4; i++) {
+		vdrv_blk_pattern(blk_buf + i * BLK_SECTOR, i, BLK_SECTOR, 6);
+		heads[i] = vdrv_blk_post(vq, VIRTIO_BLK_T_OUT, i,
+					 blk_buf + i * BLK_SECTOR, BLK_SECTOR,
+					 NULL);
+		CHECK(heads[i] >= 0);
+	}
+	vdrv_dev_kick(&f->dev, 0);
+	ifcvf_sim_quiesce(f->sim);
+	CHECK_EQ(qinfo(f->sim, 0).last_avail_idx, 4);
+	CHECK_EQ(qinfo(f->sim, 0).last_used_idx, 0);
+	CHECK_EQ(ifcvf_hw_ring_state_save(&f->dev.hw, 0), 0);
+	CHECK_EQ(f->dev.hw.vring[0].last_avail_idx, 4);
+	CHECK_EQ(f->dev.hw.vring[0].last_used_idx, 0);
+	CHECK_EQ(vdrv_vq_pending(vq), 0);
+	CHECK_EQ(ifcvf_sim_blk_read(f->sim, 0, blk_got, sizeof(zero)), 0);
+	CHECK(memcmp(blk_got, zero, sizeof(zero)) == 0);
+
+	vdrv_dev_kick(&f->dev, 0);
+	CHECK(WAIT_FOR(vdrv_vq_pending(vq) == 4, WAIT_MS));
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(vdrv_blk_reap(vq, &d, NULL, 0), 1);
+		CHECK_EQ(d.id, heads[i]);	/* in order */
+		CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+	}
+	CHECK_EQ(qinfo(f->sim, 0).last_used_idx, 4);
+	CHECK_EQ(ifcvf_sim_blk_read(f->sim, 0, blk_got, 4 * BLK_SECTOR), 0);
+	CHECK(memcmp(blk_got, blk_buf, 4 * BLK_SECTOR) == 0);
+
+	/* Held again; clearing the fault lets it complete without a kick. */
+	CHECK(vdrv_blk_post(vq, VIRTIO_BLK_T_IN, 0, NULL, BLK_SECTOR,
+			    NULL) >= 0);
+	vdrv_dev_kick(&f->dev, 0);
+	ifcvf_sim_quiesce(f->sim);
+	CHECK_EQ(qinfo(f->sim, 0).last_avail_idx, 5);
+	CHECK_EQ(vdrv_vq_pending(vq), 0);
+	ifcvf_sim_set_fault(f->sim, IFCVF_SIM_FAULT_BLK_LATE, false);
+	CHECK(WAIT_FOR(vdrv_vq_pending(vq) == 1, WAIT_MS));
+	CHECK_EQ(vdrv_blk_reap(vq, &d, blk_got, BLK_SECTOR), 1);
+	CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_NOTICE);
+	return 0;
+}
+
+/*
+ * Dirty pages: a read's data pages, the status byte's and the used
+ * ring's are written and logged; a write's data pages are only read.
+ */
+static int
+blk_dirty_body(struct fx *f, uint8_t *bm, size_t bm_len)
+{
+	static uint64_t got[MAX_PFNS], truth[MAX_PFNS];
+	struct vdrv_blk_done w, r;
+	size_t n_got, n_truth, i;
+	struct vdrv_vq *vq;
+
+	CHECK_EQ(fx_setup_blk(f, "blkdirty", 2, 0), 0);
+	CHECK(f->dev.hw.has_lm);
+	CHECK_EQ(ifcvf_sim_dma_map(f->sim, (uint64_t)(uintptr_t)bm, LOG_IOVA,
+				   bm_len), 0);
+	vq = &f->dev.vq[1];
+	vdrv_blk_pattern(blk_buf, 0, BLK_IO_MAX, 7);
+	ifcvf_sim_truth_reset(f->sim);
+	CHECK_EQ(ifcvf_hw_log_enable(&f->dev.hw, LOG_IOVA, bm_len), 0);
+	CHECK_EQ(blk_do(f, 0, VIRTIO_BLK_T_OUT, 0, blk_buf, BLK_IO_MAX, NULL,
+			&w, NULL), 0);
+	CHECK_EQ(blk_do(f, 1, VIRTIO_BLK_T_IN, 0, NULL, BLK_IO_MAX, NULL, &r,
+			blk_got), 0);
+	CHECK_EQ(w.status, VIRTIO_BLK_S_OK);
+	CHECK_EQ(r.status, VIRTIO_BLK_S_OK);
+	CHECK(memcmp(blk_got, blk_buf, BLK_IO_MAX) == 0);
+	CHECK_EQ(ifcvf_hw_log_disable(&f->dev.hw), 0);
+	n_got = bitmap_pfns(bm, bm_len, got, MAX_PFNS);
+	n_truth = ifcvf_sim_truth_pages(f->sim, truth, MAX_PFNS);
+	CHECK_EQ(n_got, n_truth);
+	for (i = 0; i < n_got; i++)
+		CHECK_EQ(got[i], truth[i]);
+	CHECK_EQ(check_logged_page(got, n_got, vq->used_gpa, "used"), 0);
+	for (i = 0; i < BLK_IO_MAX; i += VDRV_PAGE_SIZE)
+		CHECK_EQ(check_logged_page(got, n_got, vq->slot[r.id].buf_gpa +
+					   VDRV_BLK_HDR_LEN + i, "read data"),
+			 0);
+	/* A page of the write's data (queue 0), past its header's. */
+	CHECK(!pfn_in(got, n_got,
+		      (f->dev.vq[0].slot[w.id].buf_gpa + VDRV_BLK_HDR_LEN +
+		       VDRV_PAGE_SIZE) >> 12));
+	CHECK(!pfn_in(got, n_got, vq->desc_gpa >> 12));
+	return 0;
+}
+
+/* A capacity change: config_generation moves, the config vector fires. */
+static int
+blk_resize_body(struct fx *f)
+{
+	struct ifcvf_blk_config cfg;
+
+	CHECK_EQ(fx_setup_blk(f, "blkresize", 3, 0), 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&f->dev.hw, &cfg), 0);
+	CHECK_EQ(cfg.capacity, BLK_CAPACITY);
+	CHECK_EQ(cfg.num_queues, 3);
+	CHECK_EQ(cfg.blk_size, BLK_SECTOR);
+	vdrv_dev_irqs(&f->dev, f->dev.config_vector);
+	CHECK_EQ(ifcvf_sim_blk_resize(f->sim, 2 * BLK_CAPACITY), 0);
+	CHECK(vdrv_dev_irqs(&f->dev, f->dev.config_vector) > 0);
+	CHECK_EQ(ifcvf_hw_read_blk_config(&f->dev.hw, &cfg), 0);
+	CHECK_EQ(cfg.capacity, 2 * BLK_CAPACITY);
+	/* The new sectors serve. */
+	vdrv_blk_pattern(blk_buf, 2 * BLK_CAPACITY - 1, BLK_SECTOR, 8);
+	CHECK_EQ(blk_write(f, 2, 2 * BLK_CAPACITY - 1, blk_buf, BLK_SECTOR,
+			   NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(f, 0, 2 * BLK_CAPACITY - 1, BLK_SECTOR, NULL,
+			  VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	CHECK_EQ(ifcvf_sim_blk_resize(f->sim, 0), -EINVAL);
+	return 0;
+}
+
 #define FX_CASE(name, body_call) \
 static int \
 name(void) \
@@ -833,6 +1286,7 @@ FX_CASE(test_tx_chained_indirect, tx_chain_body(&f))
 FX_CASE(test_rx_split, rx_split_body(&f))
 FX_CASE(test_rx_mergeable, rx_mergeable_body(&f))
 FX_CASE(test_rx_too_big_dropped, rx_too_big_body(&f))
+FX_CASE(test_reset_drops, reset_drops_body(&f))
 FX2_CASE(test_wire_4pairs, wire_pairs_body)
 FX_CASE(test_32pairs, pairs32_body(&f))
 FX_CASE(test_irq_no_interrupt, no_interrupt_body(&f))
@@ -846,11 +1300,19 @@ FX_CASE(test_malformed_tx_writable, malformed_body(&f, MAL_TX_WRITABLE))
 FX_CASE(test_malformed_indirect_len, malformed_body(&f, MAL_INDIRECT_LEN))
 FX_CASE(test_ring_state, ring_state_body(&f))
 FX2_CASE(test_teardown, teardown_body)
+FX_CASE(test_blk_rw, blk_rw_body(&f))
+FX_CASE(test_blk_refused, blk_refused_body(&f))
+FX_CASE(test_blk_ro, blk_ro_body(&f))
+FX_CASE(test_blk_readable_last, blk_malformed_body(&f, BLK_MAL_READABLE_LAST))
+FX_CASE(test_blk_short_header, blk_malformed_body(&f, BLK_MAL_SHORT_HDR))
+FX_CASE(test_blk_no_status, blk_malformed_body(&f, BLK_MAL_NO_STATUS))
+FX_CASE(test_blk_late, blk_late_body(&f))
+FX_CASE(test_blk_resize, blk_resize_body(&f))
 
+/* Run @body with a bitmap that covers every guest page from IOVA 0. */
 static int
-test_dirty_log(void)
+with_log_bitmap(int (*body)(struct fx *f, uint8_t *bm, size_t bm_len))
 {
-	/* Covers every guest page: one bit per 4 KiB page from IOVA 0. */
 	size_t bm_len = (size_t)((GUEST_GPA + GUEST_LEN) >> 12) / 8;
 	struct fx f;
 	uint8_t *bm;
@@ -861,10 +1323,22 @@ test_dirty_log(void)
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(bm != MAP_FAILED);
 	memset(&f, 0, sizeof(f));
-	rc = dirty_log_body(&f, bm, bm_len);
+	rc = body(&f, bm, bm_len);
 	fx_teardown(&f);
 	munmap(bm, bm_len);
 	return rc;
+}
+
+static int
+test_dirty_log(void)
+{
+	return with_log_bitmap(dirty_log_body);
+}
+
+static int
+test_blk_dirty_log(void)
+{
+	return with_log_bitmap(blk_dirty_body);
 }
 
 static const struct test_case cases[] = {
@@ -873,6 +1347,7 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_rx_split),
 	TEST_CASE(test_rx_mergeable),
 	TEST_CASE(test_rx_too_big_dropped),
+	TEST_CASE(test_reset_drops),
 	TEST_CASE(test_wire_4pairs),
 	TEST_CASE(test_32pairs),
 	TEST_CASE(test_irq_no_interrupt),
@@ -887,6 +1362,15 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_malformed_indirect_len),
 	TEST_CASE(test_ring_state),
 	TEST_CASE(test_teardown),
+	TEST_CASE(test_blk_rw),
+	TEST_CASE(test_blk_refused),
+	TEST_CASE(test_blk_ro),
+	TEST_CASE(test_blk_readable_last),
+	TEST_CASE(test_blk_short_header),
+	TEST_CASE(test_blk_no_status),
+	TEST_CASE(test_blk_late),
+	TEST_CASE(test_blk_dirty_log),
+	TEST_CASE(test_blk_resize),
 };
 
 TEST_MAIN("unit", cases)

@@ -14,20 +14,24 @@
  * Environment: TEST_VU_KEEP_LOG=1 keeps dpdk-vdpa's log, TEST_VU_GDB=1
  * runs it under gdb (a backtrace of every thread lands in the log).
  *
- * The driver's log says "closed, IOMMU holds N mappings" each time it
- * tears a configuration down: every such N must be 0.
+ * Configurations and closes are read through telemetry: the driver's
+ * counts, and the simulated IOMMU's mappings, which must be the VF's DMA
+ * windows and nothing more (none once it stopped).
  */
 
 #define _GNU_SOURCE	/* memfd_create() */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -36,8 +40,6 @@
 #include "vdpa_proc.h"
 #include "vu_guest.h"
 
-#define CLOSED_MSG	"closed, IOMMU holds "
-#define CONFIGURED_MSG	"configured, 2 queues"
 #define CONF_FAILED_MSG	"configuration failed"
 #define WAIT_MS		5000
 #define TRAFFIC_MS	10000
@@ -66,14 +68,23 @@ vdpa_alive(void)
 	return vdpa_proc_alive(&vdpa);
 }
 
-/* Every close so far left no mapping; at least @min closes seen. */
+/* At least @min closes, none of which left a mapping behind. */
 static int
-check_closes(unsigned int min)
+check_closes(long min)
 {
 	return vdpa_proc_check_closes(&vdpa, min, WAIT_MS);
 }
 
+/* Wait until the VF was configured @n times (the count), on one pair. */
+static long
+wait_configures(long n)
+{
+	return vdpa_proc_wait_configures(&vdpa, n, 2, WAIT_MS);
+}
+
 /* ---- Cases: the table at the end ---- */
+
+struct vu_guest;
 
 struct vu_case {
 	const char *name;
@@ -84,6 +95,10 @@ struct vu_case {
 	uint32_t qsize;
 	const char *vhost_msg;
 	const char *driver_msg;
+	const char *devargs;	/* more devargs of the simulated VF */
+	bool log;		/* dirty logging on while the case runs */
+	uint64_t features;	/* case_legacy: the guest's features */
+	int (*fault_fn)(struct vu_guest *g);	/* case_fault's first part */
 };
 
 static const struct vu_case *cur_case;
@@ -122,11 +137,12 @@ guest_open(struct vu_guest *g, const struct vu_guest_params *p)
  */
 static int
 traffic_then_stop(struct vu_guest *g, uint32_t stream, uint32_t frames,
-		  unsigned int closes_before)
+		  long closes_before)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	struct vdrv_flow f;
 
+	CHECK(closes_before >= 0);	/* read through telemetry */
 	vu_flow_init(&f, g, 0, g, 0, stream, frames);
 	CHECK_EQ(vu_flow_run(&f, TRAFFIC_MS), 0);
 	CHECK_EQ(f.sent, frames);
@@ -145,7 +161,7 @@ static int
 start_configured(struct vu_guest *g)
 {
 	CHECK_EQ(vu_guest_start(g), 0);
-	CHECK_EQ(log_wait(CONFIGURED_MSG, 1), 1);
+	CHECK_EQ(wait_configures(1), 1);
 	return 0;
 }
 
@@ -195,7 +211,7 @@ reopen_then_traffic(struct vu_guest *g, uint32_t stream, bool first_config)
 	vu_guest_fini(g);
 	CHECK_EQ(guest_open(g, &def_params), 0);
 	CHECK_EQ(first_config ? start_configured(g) : vu_guest_start(g), 0);
-	return traffic_then_stop(g, stream, 500, log_count(CLOSED_MSG));
+	return traffic_then_stop(g, stream, 500, vdpa_proc_closes(&vdpa));
 }
 
 /* ---- Cases ---- */
@@ -223,9 +239,90 @@ case_loop_traffic(void)
 	return ret;
 }
 
+/*
+ * A legacy (virtio 0.95) guest: no VERSION_1, so its net header is the
+ * 10-byte virtio_net_hdr, or 12 bytes with MRG_RXBUF.
+ */
+#define LEGACY_FEATURES ( \
+	(1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+	(1ULL << VIRTIO_NET_F_MAC) | \
+	(1ULL << VU_F_PROTOCOL_FEATURES))
+#define LEGACY_MRG_FEATURES (LEGACY_FEATURES | (1ULL << VIRTIO_NET_F_MRG_RXBUF))
+
+/*
+ * A legacy guest: the VF gets its features as they are (the simulator
+ * logs them and its header length at DRIVER_OK) and frames go out and
+ * come back byte for byte, with the header in the first descriptor or its
+ * own, chained, indirect; with MRG_RXBUF over small RX buffers, so that
+ * frames spread over several (num_buffers checked). A device on the wrong
+ * header length shifts every frame by 2 bytes: the byte check fails.
+ */
+static int
+case_legacy(void)
+{
+	static const struct vdrv_tx_opts opts[] = {
+		{ .nr_segs = 1 },
+		{ .hdr_separate = true, .nr_segs = 2 },
+		{ .indirect = true, .nr_segs = 3 },
+		{ .hdr_separate = true, .indirect = true, .nr_segs = 1 },
+	};
+	const struct vu_guest_params p = { .features = cur_case->features };
+	bool mrg = cur_case->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	uint32_t hdr = mrg ? 12 : 10, bases[VU_GUEST_MAX_QUEUES];
+	uint64_t vf;
+	struct vdrv_flow f;
+	struct vu_guest g;
+	char msg[128];
+	int ret = -1;
+
+	CHECK_EQ(guest_open(&g, &p), 0);
+	if (g.features & (1ULL << VIRTIO_F_VERSION_1) ||
+	    !!(g.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) != mrg ||
+	    g.vq[0].hdr_len != hdr || g.vq[1].hdr_len != hdr) {
+		fprintf(stderr, "features 0x%" PRIx64 ", header %u: not legacy\n",
+			g.features, g.vq[0].hdr_len);
+		goto out;
+	}
+	if (start_configured(&g) < 0)
+		goto out;
+	/* The VF's features: the guest's, masked, plus ACCESS_PLATFORM. */
+	vf = (g.features & ~(1ULL << VU_F_PROTOCOL_FEATURES)) |
+	     (1ULL << VIRTIO_F_ACCESS_PLATFORM);
+	snprintf(msg, sizeof(msg), "DRIVER_OK, features 0x%" PRIx64
+		 " (legacy), net header %u bytes", vf, hdr);
+	if (log_wait(msg, 1) < 1) {
+		fprintf(stderr, "no \"%s\" in the log\n", msg);
+		goto out;
+	}
+	vu_flow_init(&f, &g, 0, &g, 0, 1, 3000);
+	f.opts = opts;
+	f.nr_opts = sizeof(opts) / sizeof(opts[0]);
+	if (mrg) {
+		f.rx_len = 512;
+		f.mrg_buf = 512;
+	}
+	if (vu_flow_run(&f, TRAFFIC_MS) < 0 || f.rcvd != 3000)
+		goto out;
+	printf("  legacy%s: 3000 frames, %u-byte headers, up to %u buffers "
+	       "a frame, %" PRIu64 " bytes\n", mrg ? " + MRG_RXBUF" : "",
+	       hdr, f.max_nb, f.bytes);
+	if (mrg && f.max_nb < 3) {
+		fprintf(stderr, "frames did not spread over buffers\n");
+		goto out;
+	}
+	if (vu_guest_stop(&g, bases) < 0 ||
+	    bases[0] != g.vq[0].last_used_idx ||
+	    bases[1] != g.vq[1].avail_idx)
+		goto out;
+	ret = check_closes(1);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
 /* After a refusal: fix queue 0's rings, then traffic must flow. */
 static int
-recover_q0(struct vu_guest *g, unsigned int closes_before)
+recover_q0(struct vu_guest *g, long closes_before)
 {
 	struct vu_vring_addr a;
 
@@ -233,7 +330,7 @@ recover_q0(struct vu_guest *g, unsigned int closes_before)
 	CHECK_EQ(vu_set_vring_num(&g->c, 0, g->vq[0].size), 0);
 	CHECK_EQ(vu_set_vring_addr(&g->c, &a), 0);
 	CHECK_EQ(vu_guest_sync(g), 0);
-	CHECK_EQ(log_wait(CONFIGURED_MSG, 1), 1);
+	CHECK_EQ(wait_configures(1), 1);
 	return traffic_then_stop(g, 7, 500, closes_before);
 }
 
@@ -255,7 +352,7 @@ refused_by_vhost(const char *vhost_msg)
 	/* vhost leaves the queue not ready: the driver is never asked. */
 	usleep(200 * 1000);
 	CHECK(log_count(vhost_msg) > 0);
-	CHECK_EQ(log_count(CONFIGURED_MSG), 0);
+	CHECK_EQ(vdpa_proc_configures(&vdpa), 0);
 	CHECK_EQ(log_count(CONF_FAILED_MSG), 0);
 	CHECK(vdpa_alive());
 	return 0;
@@ -265,7 +362,7 @@ static int
 refused_by_driver(const char *driver_msg)
 {
 	CHECK(log_wait(driver_msg, 1) >= 1);
-	CHECK_EQ(log_count(CONFIGURED_MSG), 0);
+	CHECK_EQ(vdpa_proc_configures(&vdpa), 0);
 	/*
 	 * A refused configuration logs no close: what it mapped shows in
 	 * the count of the next close, after the recovery.
@@ -289,7 +386,7 @@ case_ring_outside(void)
 	a.used = (uintptr_t)g.mem[0].host - (64 << 10);
 	if (start_with_q0(&g, &a) == 0 &&
 	    refused_by_vhost("failed to map desc ring") == 0)
-		ret = recover_q0(&g, log_count(CLOSED_MSG));
+		ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 	vu_guest_fini(&g);
 	return ret;
 }
@@ -314,7 +411,7 @@ case_ring_tail_outside(void)
 	a.avail = (uintptr_t)g.mem[0].host + g.mem[0].len - avail_len;
 	if (start_with_q0(&g, &a) == 0 &&
 	    refused_by_driver("ring outside guest memory") == 0)
-		ret = recover_q0(&g, log_count(CLOSED_MSG));
+		ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 	vu_guest_fini(&g);
 	return ret;
 }
@@ -383,7 +480,7 @@ case_ring_straddle(void)
 	if (vu_set_vring_addr(&g.c, &a) < 0 || vu_guest_sync(&g) < 0 ||
 	    refused_by_driver("ring outside guest memory") < 0)
 		goto out;
-	ret = recover_q0(&g, log_count(CLOSED_MSG));
+	ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -409,11 +506,11 @@ case_overlap_regions(void)
 	g.mem[1].gpa = VU_GUEST_GPA + g.mem[0].len;
 	if (vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 1) != 1) {
+	if (wait_configures(1) != 1) {
 		fprintf(stderr, "not configured after the fixed table\n");
 		goto out;
 	}
-	ret = traffic_then_stop(&g, 3, 500, log_count(CLOSED_MSG));
+	ret = traffic_then_stop(&g, 3, 500, vdpa_proc_closes(&vdpa));
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -449,7 +546,7 @@ case_qsize(void)
 	}
 	if (refused_by_driver(c->driver_msg) < 0)
 		goto out;
-	ret = recover_q0(&g, log_count(CLOSED_MSG));
+	ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 out:
 	vu_guest_fini(&g);
 	return ret;
@@ -473,7 +570,7 @@ case_mem_update(void)
 				4 << 20) != 1 ||
 	    vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 2) != 2 || check_closes(1) < 0) {
+	if (wait_configures(2) != 2 || check_closes(1) < 0) {
 		fprintf(stderr, "no close and reconfiguration seen\n");
 		goto out;
 	}
@@ -504,12 +601,12 @@ case_disconnect_after_kick(void)
 		    &g.kickfd[1], 1) < 0)
 		goto out;
 	vu_close(&g.c);
-	if (log_wait(CLOSED_MSG, 1) < 1 || check_closes(1) < 0) {
+	if (check_closes(1) < 0) {
 		fprintf(stderr, "no clean close after the hang-up\n");
 		goto out;
 	}
-	printf("  configured %u time(s) before the hang-up was seen\n",
-	       log_count(CONFIGURED_MSG));
+	printf("  configured %ld time(s) before the hang-up was seen\n",
+	       vdpa_proc_configures(&vdpa));
 	if (!vdpa_alive())
 		goto out;
 	ret = reopen_then_traffic(&g, 5, false);
@@ -656,7 +753,7 @@ case_bad_vring_base(void)
 	    vu_guest_queue_setup_base(&g, 1, 0x8000, true) < 0 ||
 	    vu_guest_driver_ok(&g) < 0 || vu_guest_sync(&g) < 0)
 		goto out;
-	if (log_wait(CONFIGURED_MSG, 1) != 1)
+	if (wait_configures(1) != 1)
 		goto out;
 	/* A frame and a kick on the corrupt queue. */
 	vdrv_frame_fill(g.vq[1].slot[0].buf, VDRV_FRAME_MIN, 9, 0);
@@ -671,7 +768,7 @@ case_bad_vring_base(void)
 		goto out;
 	}
 	if (log_count("IFCVF: ") - log_count("IFCVF: sim_") -
-	    log_count(CONFIGURED_MSG) == 0)
+	    vdpa_proc_configures(&vdpa) == 0)
 		printf("  NOTE: the device stopped queue 1 (NEEDS_RESET) and "
 		       "the driver logged nothing about it\n");
 	ret = check_closes(1);
@@ -680,12 +777,895 @@ out:
 	return ret;
 }
 
+/* ---- Conformance: what real frontends do over a VM's life ---- */
+
+/* Frames of @stream over the looped wire on pairs @first .. @first + @n - 1. */
+static int
+pairs_traffic(struct vu_guest *g, uint16_t first, uint16_t n,
+	      uint32_t stream, uint32_t frames)
+{
+	struct vdrv_flow f;
+	uint16_t p;
+
+	for (p = first; p < first + n; p++) {
+		vu_flow_init(&f, g, p, g, p, stream + p, frames);
+		if (vu_flow_run(&f, TRAFFIC_MS) < 0) {
+			fprintf(stderr, "pair %u: %u of %u frames\n", p, f.rcvd,
+				frames);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Logging on, as QEMU starts a migration, when the case asks for it. */
+static int
+maybe_log(struct vu_guest *g)
+{
+	if (!cur_case->log)
+		return 0;
+	CHECK_EQ(vu_guest_set_log(g, 0), 0);
+	CHECK_EQ(vu_guest_log_all(g, true), 0);
+	return vu_guest_sync(g);
+}
+
+/* GET_VRING_BASE of every queue: each base is what the guest saw. */
+static int
+stop_check_bases(struct vu_guest *g)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	uint16_t q;
+
+	CHECK_EQ(vu_guest_stop(g, bases), 0);
+	for (q = 0; q < g->nr_queues; q++) {
+		if (bases[q] == g->vq[q].used->idx)
+			continue;
+		fprintf(stderr, "queue %u: base %u, used idx %u\n", q,
+			bases[q], g->vq[q].used->idx);
+		return -1;
+	}
+	return 0;
+}
+
+/* Interrupts pending on @fd (nonblocking eventfd), 0 if none. */
+static uint64_t
+fd_irqs(int fd)
+{
+	uint64_t v = 0;
+
+	if (fd < 0 || read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+static int
+new_eventfd(void)
+{
+	return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+/*
+ * SET_VRING_CALL with a new eventfd on both running queues (QEMU under
+ * KVM, at every vector mask and unmask): interrupts must come on the new
+ * fds and none on the old ones; then the no-fd form: traffic still runs.
+ */
+static int
+case_call_swap(void)
+{
+	int old[2] = { -1, -1 };
+	struct vu_guest g;
+	int ret = -1;
+	uint16_t q;
+
+	CHECK_EQ(guest_open(&g, &def_params), 0);
+	if (vu_guest_start(&g) < 0 || maybe_log(&g) < 0 ||
+	    loop_frames(&g, 1, 1000, NULL) < 0)
+		goto out;
+	for (q = 0; q < 2; q++) {
+		old[q] = g.callfd[q];
+		g.callfd[q] = new_eventfd();
+		if (vu_set_vring_call(&g.c, q, g.callfd[q]) < 0)
+			goto out;
+	}
+	if (vu_guest_sync(&g) < 0)
+		goto out;
+	fd_irqs(old[0]);
+	fd_irqs(old[1]);
+	g.irqs[0] = 0;
+	if (loop_frames(&g, 2, 1000, NULL) < 0)
+		goto out;
+	printf("  after the swap: %lu rx irqs on the new fd, %lu on the old\n",
+	       (unsigned long)g.irqs[0], (unsigned long)fd_irqs(old[0]));
+	if (g.irqs[0] == 0 || fd_irqs(old[0]) != 0 || fd_irqs(old[1]) != 0) {
+		fprintf(stderr, "interrupts not on the new call fd\n");
+		goto out;
+	}
+	/* No fd: the guest polls; the last fd hears nothing more. */
+	if (vu_set_vring_call(&g.c, 0, -1) < 0 || vu_guest_sync(&g) < 0)
+		goto out;
+	fd_irqs(g.callfd[0]);
+	if (loop_frames(&g, 3, 500, NULL) < 0 || fd_irqs(g.callfd[0]) != 0)
+		goto out;
+	ret = stop_check_bases(&g);
+out:
+	for (q = 0; q < 2; q++)
+		if (old[q] >= 0)
+			close(old[q]);
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/* SET_VRING_KICK with a new eventfd on running queues: no kick lost. */
+static int
+case_kick_swap(void)
+{
+	struct vu_guest g;
+	int ret = -1, old;
+	uint16_t q;
+
+	CHECK_EQ(guest_open(&g, &def_params), 0);
+	if (vu_guest_start(&g) < 0 || maybe_log(&g) < 0 ||
+	    loop_frames(&g, 1, 1000, NULL) < 0)
+		goto out;
+	for (q = 0; q < 2; q++) {
+		old = g.kickfd[q];
+		g.kickfd[q] = new_eventfd();
+		close(old);
+		if (vu_set_vring_kick(&g.c, q, g.kickfd[q]) < 0)
+			goto out;
+	}
+	if (vu_guest_sync(&g) < 0 || loop_frames(&g, 2, 1000, NULL) < 0)
+		goto out;
+	ret = stop_check_bases(&g);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+static const struct vu_guest_params four_pairs = { .nr_pairs = 4 };
+
+/*
+ * Pair 0 starts the device (vhost calls it ready after one pair); pairs
+ * 1 to 3 come after; then pairs go down and up in any order, the lowest
+ * while the highest runs (the MQ register must not drop below it).
+ */
+static int
+case_late_pairs(void)
+{
+	struct vu_guest g;
+	uint16_t q;
+	int ret = -1;
+
+	CHECK_EQ(guest_open(&g, &four_pairs), 0);
+	if (vu_guest_queue_setup(&g, 0, true) < 0 ||
+	    vu_guest_queue_setup(&g, 1, true) < 0 ||
+	    vu_guest_driver_ok(&g) < 0 || maybe_log(&g) < 0 ||
+	    pairs_traffic(&g, 0, 1, 10, 300) < 0)
+		goto out;
+	for (q = 2; q < 8; q++)
+		if (vu_guest_queue_setup(&g, q, true) < 0)
+			goto out;
+	if (vu_guest_sync(&g) < 0 || pairs_traffic(&g, 0, 4, 20, 300) < 0)
+		goto out;
+	/* Pair 1 off and on, then pair 0 while pairs 1 to 3 run. */
+	if (vu_guest_enable_queues(&g, 2, 2, false) < 0 ||
+	    pairs_traffic(&g, 3, 1, 30, 300) < 0 ||
+	    vu_guest_enable_queues(&g, 2, 2, true) < 0 ||
+	    vu_guest_enable_queues(&g, 0, 2, false) < 0 ||
+	    vu_guest_enable_queues(&g, 0, 2, true) < 0 ||
+	    vu_guest_sync(&g) < 0 || pairs_traffic(&g, 0, 4, 40, 300) < 0)
+		goto out;
+	ret = stop_check_bases(&g);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/* One frontend of a sequence on the same VF. */
+struct frontend {
+	struct vu_guest_params p;
+	uint16_t late_pairs;	/* pairs set up after DRIVER_OK */
+	bool log;
+	bool hang_up;		/* vanishes without GET_VRING_BASE */
+};
+
+static int
+frontend_run(const struct frontend *fe, uint32_t stream)
+{
+	uint16_t pairs = fe->p.nr_pairs != 0 ? fe->p.nr_pairs : 1;
+	uint16_t first_late = 2 * (pairs - fe->late_pairs), q;
+	struct vu_guest g;
+	int ret = -1;
+
+	CHECK_EQ(guest_open(&g, &fe->p), 0);
+	for (q = 0; q < first_late; q++)
+		if (vu_guest_queue_setup(&g, q, true) < 0)
+			goto out;
+	if (vu_guest_driver_ok(&g) < 0)
+		goto out;
+	for (; q < 2 * pairs; q++)
+		if (vu_guest_queue_setup(&g, q, true) < 0)
+			goto out;
+	if (fe->log && (vu_guest_set_log(&g, 0) < 0 ||
+			vu_guest_log_all(&g, true) < 0))
+		goto out;
+	if (vu_guest_sync(&g) < 0 ||
+	    pairs_traffic(&g, 0, pairs, stream, 300) < 0)
+		goto out;
+	ret = fe->hang_up ? 0 : stop_check_bases(&g);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+#define NO_PROTOCOL_FEATURES ( \
+	(1ULL << VIRTIO_F_VERSION_1) | \
+	(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
+	(1ULL << VIRTIO_NET_F_MAC))
+
+/* Frontends one after the other on one VF: each gets a clean device. */
+static int
+case_frontend_sequence(void)
+{
+	static const struct frontend seq[] = {
+		{ .p = { .nr_pairs = 4 }, .hang_up = true },
+		{ .p = { .nr_pairs = 1 } },
+		{ .p = { .nr_pairs = 2 }, .late_pairs = 1 },
+		{ .p = { .features = NO_PROTOCOL_FEATURES } },
+		{ .p = { .nr_pairs = 2, .queue_size = 512 }, .log = true },
+		{ .p = { .nr_pairs = 4, .queue_size = 1024,
+			 .mem_len = 64ULL << 20 }, .late_pairs = 3,
+		  .hang_up = true },
+		{ .p = { .nr_pairs = 3, .queue_size = 128 } },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		if (frontend_run(&seq[i], 100 * (i + 1)) < 0) {
+			fprintf(stderr, "frontend %u of the sequence failed\n", i);
+			return -1;
+		}
+		CHECK_EQ(check_closes(i + 1), 0);
+	}
+	return 0;
+}
+
+/*
+ * A guest driver reset on one connection, as QEMU does it: GET_VRING_BASE
+ * of every queue, then every queue set up again from the bases handed
+ * back, and DRIVER_OK: traffic resumes where it stopped.
+ */
+static int
+case_stop_restart(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct vu_guest g;
+	int ret = -1;
+	uint16_t q;
+
+	CHECK_EQ(guest_open(&g, &def_params), 0);
+	if (vu_guest_start(&g) < 0 || loop_frames(&g, 1, 1000, NULL) < 0 ||
+	    vu_guest_stop(&g, bases) < 0)
+		goto out;
+	for (q = 0; q < g.nr_queues; q++)
+		if (vu_guest_queue_setup_base(&g, q, bases[q], true) < 0)
+			goto out;
+	if (vu_guest_driver_ok(&g) < 0 || vu_guest_sync(&g) < 0)
+		goto out;
+	ret = second_1000_then_stop(&g, NULL, 2);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * A fault the case injects (fail=<op>:<n>) hits the first frontend: it
+ * must get no traffic or lose none, and the next frontend a clean VF.
+ */
+static int
+case_fault(void)
+{
+	struct vu_guest g;
+	int ret = -1;
+
+	CHECK_EQ(guest_open(&g, &def_params), 0);
+	if (vu_guest_start(&g) < 0 || maybe_log(&g) < 0)
+		goto out;
+	ret = cur_case->fault_fn(&g);
+out:
+	vu_guest_fini(&g);
+	CHECK(vdpa_alive());
+	if (ret < 0)
+		return ret;
+	CHECK_EQ(guest_open(&g, &def_params), 0);
+	ret = vu_guest_start(&g) == 0 ? traffic_then_stop(&g, 9, 500,
+			vdpa_proc_closes(&vdpa)) : -1;
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * dev_conf failed and was rolled back: vhost asks again at the next
+ * message, and the device must then work (the fault was one-shot).
+ */
+static int
+fault_retried(struct vu_guest *g)
+{
+	CHECK_EQ(vu_guest_sync(g), 0);
+	return loop_frames(g, 1, 1000, NULL);
+}
+
+/* The VF failed to start logging: it is stopped, no frame goes through. */
+static int
+fault_no_traffic(struct vu_guest *g)
+{
+	struct vdrv_flow f;
+
+	vu_flow_init(&f, g, 0, g, 0, 1, 100);
+	if (vu_flow_run(&f, 1000) == 0) {
+		fprintf(stderr, "frames went through a VF that failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The TX queue does not stop when disabled: the VF resets it; the base
+ * handed back is the device's real progress (its used index), not what
+ * the queue started from.
+ */
+static int
+fault_disable(struct vu_guest *g)
+{
+	uint32_t base;
+
+	CHECK_EQ(loop_frames(g, 1, 1000, NULL), 0);
+	CHECK_EQ(vu_guest_enable_queues(g, 1, 1, false), 0);
+	CHECK_EQ(vu_guest_sync(g), 0);
+	CHECK_EQ(vu_get_vring_base(&g->c, 1, &base), 0);
+	CHECK_EQ(base, g->vq[1].used->idx);
+	CHECK_EQ(base, 1000);
+	return 0;
+}
+
+/*
+ * Logging on after traffic, and the restart onto shadow rings fails once
+ * they are laid out (a queue enable that does not stick): the VF stops,
+ * and the bases handed back are the device's progress in the guest's
+ * terms, not the shadow rings' indices.
+ */
+static int
+fault_log_restart(struct vu_guest *g)
+{
+	CHECK_EQ(loop_frames(g, 1, 1000, NULL), 0);
+	CHECK_EQ(vu_guest_set_log(g, 0), 0);
+	CHECK_EQ(vu_guest_log_all(g, true), 0);
+	CHECK_EQ(vu_guest_sync(g), 0);
+	CHECK_EQ(g->vq[1].used->idx, 1000);
+	return stop_check_bases(g);
+}
+
+/*
+ * Logging on after traffic, and a queue does not stop when the queues move
+ * onto shadow rings one at a time: the VF is reset instead (a second
+ * start), runs on them, logs, and the bases are the guest's.
+ */
+static int
+fault_log_switch(struct vu_guest *g)
+{
+	CHECK_EQ(loop_frames(g, 1, 1000, NULL), 0);
+	CHECK_EQ(vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO, "starts"), 1);
+	CHECK_EQ(vu_guest_set_log(g, 0), 0);
+	CHECK_EQ(vu_guest_log_all(g, true), 0);
+	CHECK_EQ(vu_guest_sync(g), 0);
+	CHECK_EQ(vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO, "starts"), 2);
+	CHECK_EQ(loop_frames(g, 2, 1000, NULL), 0);
+	CHECK(vu_guest_log_count(g) > 0);
+	return stop_check_bases(g);
+}
+
+/* A reset that never completes at the first close. */
+static int
+fault_stuck_close(struct vu_guest *g)
+{
+	CHECK_EQ(loop_frames(g, 1, 1000, NULL), 0);
+	return stop_check_bases(g);
+}
+
+
 /* ---- Runner ---- */
 
+/* ---- Block devices ---- */
+
+#define BLK_SECTOR	512
+#define BLK_CAPACITY	2048		/* the sim's default: 1 MiB */
+#define BLK_IO_MAX	(8 * BLK_SECTOR)
+#define BLK_CFG_LEN	60		/* virtio_blk_config up to WZ */
+
+static const struct vu_guest_params blk_params = {
+	.nr_queues = 2,
+	.buf_cap = BLK_IO_MAX + 64,
+	.features = (1ULL << VIRTIO_F_VERSION_1) |
+		    (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+		    (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+		    (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+		    (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		    (1ULL << VIRTIO_BLK_F_MQ) |
+		    (1ULL << VU_F_PROTOCOL_FEATURES),
+	/* STATUS and REPLY_ACK asked for: the driver offers neither for blk. */
+	.protocol = (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_MQ) |
+		    (1ULL << VU_PF_LOG_SHMFD) | (1ULL << VU_PF_STATUS) |
+		    (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_SLAVE_REQ),
+};
+
+static uint8_t blk_buf[BLK_IO_MAX];
+static uint8_t blk_got[BLK_IO_MAX];
+
+/* Kick queue @qid until a completion is there (bounded). */
+static int
+blk_wait(struct vu_guest *g, uint16_t qid)
+{
+	int64_t deadline = vdrv_now_ms() + WAIT_MS;
+
+	do {
+		vu_guest_kick(g, qid);
+		if (vdrv_vq_pending(&g->vq[qid]) > 0)
+			return 0;
+		usleep(1000);
+	} while (vdrv_now_ms() < deadline);
+	fprintf(stderr, "queue %u: no completion\n", qid);
+	return -1;
+}
+
+/* One request on @qid; its status, and @len data bytes into @out. */
+static int
+blk_do(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
+       const void *data, uint32_t len, const struct vdrv_blk_opts *o,
+       void *out, uint8_t *status)
+{
+	struct vdrv_blk_done d;
+
+	CHECK(vdrv_blk_post(&g->vq[qid], type, sector, data, len, o) >= 0);
+	CHECK_EQ(blk_wait(g, qid), 0);
+	CHECK_EQ(vdrv_blk_reap(&g->vq[qid], &d, out, out != NULL ? len : 0),
+		 1);
+	CHECK(d.intact);
+	*status = d.status;
+	return 0;
+}
+
+static int
+blk_write(struct vu_guest *g, uint16_t qid, uint64_t sector,
+	  const void *data, uint32_t len, const struct vdrv_blk_opts *o,
+	  uint8_t want)
+{
+	uint8_t st;
+
+	CHECK_EQ(blk_do(g, qid, VIRTIO_BLK_T_OUT, sector, data, len, o, NULL,
+			&st), 0);
+	CHECK_EQ(st, want);
+	return 0;
+}
+
+static int
+blk_read(struct vu_guest *g, uint16_t qid, uint64_t sector, uint32_t len,
+	 const struct vdrv_blk_opts *o, uint8_t want)
+{
+	uint8_t st;
+
+	CHECK_EQ(blk_do(g, qid, VIRTIO_BLK_T_IN, sector, NULL, len, o,
+			blk_got, &st), 0);
+	CHECK_EQ(st, want);
+	return 0;
+}
+
+static uint64_t
+le_get(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | p[n];
+	return v;
+}
+
+#define BLK_CFG_FIELD(cfg, f) le_get(&(cfg)[offsetof(struct virtio_blk_config, \
+	f)], sizeof(((struct virtio_blk_config *)0)->f))
+
+/*
+ * A blk guest on both queues: features, queue count, the config; with
+ * @slave, a slave channel too, set up before the rings as QEMU does.
+ */
+static int
+blk_open_slave(struct vu_guest *g, int *slave)
+{
+	/*
+	 * Queue by queue as this frontend sets them up: configured at the
+	 * first ring's enable (blk_ready() in the driver), queue 1 added.
+	 */
+	long confs = vdpa_proc_configures(&vdpa);
+	uint8_t cfg[VU_CONFIG_MAX];
+
+	CHECK_EQ(guest_open(g, &blk_params), 0);
+	CHECK(!(g->features & (1ULL << VIRTIO_BLK_F_RO)));
+	CHECK(g->features & (1ULL << VIRTIO_BLK_F_MQ));
+	CHECK(g->protocol & (1ULL << VU_PF_CONFIG));
+	CHECK(!(g->protocol & (1ULL << VU_PF_STATUS)));
+	CHECK(!(g->protocol & (1ULL << VU_PF_REPLY_ACK)));
+	CHECK_EQ(g->max_pairs, 2);	/* GET_QUEUE_NUM: blk queues */
+	memset(cfg, 0xff, sizeof(cfg));
+	CHECK(vu_get_config(&g->c, BLK_CFG_LEN, cfg) > 0);
+	CHECK_EQ(BLK_CFG_FIELD(cfg, capacity), BLK_CAPACITY);
+	CHECK_EQ(BLK_CFG_FIELD(cfg, blk_size), BLK_SECTOR);
+	CHECK_EQ(BLK_CFG_FIELD(cfg, num_queues), 2);
+	CHECK(BLK_CFG_FIELD(cfg, seg_max) > 0);
+	CHECK_EQ(BLK_CFG_FIELD(cfg, max_discard_sectors), 0);
+	if (slave != NULL) {
+		CHECK(g->protocol & (1ULL << VU_PF_SLAVE_REQ));
+		CHECK_EQ(vu_set_slave_req_fd(&g->c, slave), 0);
+	}
+	CHECK_EQ(vu_guest_start(g), 0);
+	CHECK_EQ(vdpa_proc_wait_configures(&vdpa, confs + 1, -1, WAIT_MS),
+		 confs + 1);
+	return 0;
+}
+
+static int
+blk_open(struct vu_guest *g)
+{
+	return blk_open_slave(g, NULL);
+}
+
+/*
+ * A pattern written on queue 0 in several layouts, read back on queue 1
+ * byte for byte; GET_ID; the bases handed back are what the guest saw.
+ * With dirty logging on (the _log and _sw cases) every page a read wrote
+ * is in the frontend's log.
+ */
+static int
+case_blk_io(void)
+{
+	static const struct vdrv_blk_opts layouts[] = {
+		{ .nr_segs = 1 }, { .nr_segs = 3 },
+		{ .indirect = true, .nr_segs = 2 }, { .nr_segs = 8 },
+	};
+	char id[VIRTIO_BLK_ID_BYTES];
+	const unsigned int n = sizeof(layouts) / sizeof(layouts[0]);
+	struct vu_guest g;
+	uint64_t sector = 0;
+	unsigned int i;
+	uint8_t st;
+	int ret = -1;
+
+	if (blk_open(&g) < 0 || maybe_log(&g) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		vdrv_blk_pattern(blk_buf, sector, BLK_IO_MAX, (uint8_t)i);
+		if (blk_write(&g, 0, sector, blk_buf, BLK_IO_MAX, &layouts[i],
+			      VIRTIO_BLK_S_OK) < 0 ||
+		    blk_read(&g, 1, sector, BLK_IO_MAX,
+			     &layouts[n - 1 - i],
+			     VIRTIO_BLK_S_OK) < 0)
+			goto out;
+		if (memcmp(blk_got, blk_buf, BLK_IO_MAX) != 0) {
+			fprintf(stderr, "sector %lu: data differs\n",
+				(unsigned long)sector);
+			goto out;
+		}
+		if (cur_case->log &&
+		    !vu_guest_log_test(&g, g.vq[1].slot[0].buf_gpa + 4096)) {
+			fprintf(stderr, "a page the read wrote is not logged\n");
+			goto out;
+		}
+		sector += BLK_IO_MAX / BLK_SECTOR;
+	}
+	if (blk_do(&g, 1, VIRTIO_BLK_T_GET_ID, 0, NULL, sizeof(id), NULL, id,
+		   &st) < 0 || st != VIRTIO_BLK_S_OK ||
+	    strncmp(id, "ifcvf-sim-blk", sizeof(id)) != 0)
+		goto out;
+	ret = stop_check_bases(&g);
+	if (ret == 0)
+		ret = check_closes(1);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * Hostile requests and config messages: each gets a clear error, the
+ * other queue keeps serving, nothing lands on the disk; a layout the spec
+ * forbids stops the device (NEEDS_RESET, logged) until the next frontend.
+ */
+static int
+blk_hostile_body(struct vu_guest *g)
+{
+	static const struct vdrv_blk_opts zero_seg = {
+		.nr_segs = 2, .zero_len_seg = true,
+	};
+	static const struct vdrv_blk_opts bad_layout = {
+		.readable_last = true,
+	};
+	static const uint8_t zero[BLK_IO_MAX];
+	uint8_t cfg[VU_CONFIG_MAX];
+
+	CHECK_EQ(blk_open(g), 0);
+	vdrv_blk_pattern(blk_buf, 0, BLK_IO_MAX, 9);
+	CHECK_EQ(blk_write(g, 0, BLK_CAPACITY - 1, blk_buf, 2 * BLK_SECTOR,
+			   NULL, VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_read(g, 1, BLK_CAPACITY, BLK_SECTOR, NULL,
+			  VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_write(g, 0, 0, blk_buf, 1024, &zero_seg,
+			   VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(blk_write(g, 1, 0, blk_buf, 100, NULL, VIRTIO_BLK_S_IOERR),
+		 0);
+	CHECK_EQ(log_count("beyond the capacity"), 2);
+	CHECK_EQ(log_count("zero-length descriptor"), 1);
+	/* Nothing was written: sector 0 and the last one read zero. */
+	CHECK_EQ(blk_read(g, 1, 0, BLK_IO_MAX, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, zero, BLK_IO_MAX) == 0);
+	CHECK_EQ(blk_read(g, 0, BLK_CAPACITY - 1, BLK_SECTOR, NULL,
+			  VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, zero, BLK_SECTOR) == 0);
+	/* Config messages out of bounds, and a write to it. */
+	CHECK_EQ(vu_get_config(&g->c, 1000, cfg), 0);
+	CHECK_EQ(log_count("GET_CONFIG of 1000 bytes refused"), 1);
+	cfg[0] = 1;
+	CHECK_EQ(vu_set_config(&g->c, 32, cfg, 1), 0);
+	CHECK_EQ(log_wait("SET_CONFIG of 1 bytes at 32 refused", 1), 1);
+	/* Both queues still serve. */
+	CHECK_EQ(blk_write(g, 0, 8, blk_buf, BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(g, 1, 8, BLK_SECTOR, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	/* A readable descriptor after the status: the device stops. */
+	CHECK(vdrv_blk_post(&g->vq[0], VIRTIO_BLK_T_IN, 0, NULL, BLK_SECTOR,
+			    &bad_layout) >= 0);
+	vu_guest_kick(g, 0);
+	CHECK_EQ(log_wait("needs a reset", 1), 1);
+	CHECK(vdpa_alive());
+	return 0;
+}
+
+static int
+case_blk_hostile(void)
+{
+	struct vu_guest g;
+	int ret;
+
+	ret = blk_hostile_body(&g);
+	/* The next frontend gets a working device, with the data there. */
+	vu_guest_fini(&g);
+	if (ret == 0)
+		ret = blk_open(&g);
+	if (ret == 0)
+		ret = blk_read(&g, 0, 8, BLK_SECTOR, NULL, VIRTIO_BLK_S_OK);
+	if (ret == 0 && memcmp(blk_got, blk_buf, BLK_SECTOR) != 0)
+		ret = -1, fprintf(stderr, "sector 8 lost\n");
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * Open a blk guest (logging if the case asks), post 4 writes of one sector
+ * from @sector on on queue 0 (blk_buf) and kick once.
+ */
+static int
+blk_open_write4(struct vu_guest *g, uint64_t sector)
+{
+	unsigned int i;
+
+	CHECK_EQ(blk_open(g), 0);
+	CHECK_EQ(maybe_log(g), 0);
+	for (i = 0; i < 4; i++) {
+		vdrv_blk_pattern(blk_buf + i * BLK_SECTOR, sector + i,
+				 BLK_SECTOR, 5);
+		CHECK(vdrv_blk_post(&g->vq[0], VIRTIO_BLK_T_OUT, sector + i,
+				    blk_buf + i * BLK_SECTOR, BLK_SECTOR,
+				    NULL) >= 0);
+	}
+	vu_guest_kick(g, 0);
+	return 0;
+}
+
+/* 4 writes posted on queue 0 that the device took and holds (blk_late). */
+static int
+blk_held4(struct vu_guest *g)
+{
+	CHECK_EQ(blk_open_write4(g, 0), 0);
+	CHECK_EQ(log_wait("4 requests taken and held", 1), 1);
+	CHECK_EQ(vdrv_vq_pending(&g->vq[0]), 0);
+	return 0;
+}
+
+/* blk_open_write4's 4 sectors from @sector on read back from the disk. */
+static int
+blk_check4(struct vu_guest *g, uint64_t sector, const char *what)
+{
+	CHECK_EQ(blk_read(g, 1, sector, 4 * BLK_SECTOR, NULL,
+			  VIRTIO_BLK_S_OK), 0);
+	if (memcmp(blk_got, blk_buf, 4 * BLK_SECTOR) != 0) {
+		fprintf(stderr, "the %s writes are not on the disk\n", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* The 4 completions of blk_held4's writes, each one OK. */
+static int
+blk_reap4(struct vu_guest *g)
+{
+	struct vdrv_blk_done d;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(vdrv_blk_reap(&g->vq[0], &d, NULL, 0), 1);
+		CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+	}
+	return 0;
+}
+
+/*
+ * A device whose requests complete late (fault=blk_late: only at a later
+ * doorbell): at GET_VRING_BASE the driver drains the requests in flight
+ * before the ring state goes back, so that none is lost; the next
+ * frontend reads the data.
+ */
+static int
+case_blk_drain(void)
+{
+	uint32_t base = 0;
+	struct vu_guest g;
+	int ret = -1;
+
+	if (blk_held4(&g) < 0)
+		goto out;
+	/* The stop: every request completes before the state is read. */
+	if (vu_get_vring_base(&g.c, 0, &base) < 0 || base != 4 ||
+	    vdrv_vq_pending(&g.vq[0]) != 4 ||
+	    log_count("still in flight") != 0) {
+		fprintf(stderr, "base %u, %u completed\n", base,
+			vdrv_vq_pending(&g.vq[0]));
+		goto out;
+	}
+	if (blk_reap4(&g) < 0)
+		goto out;
+	vu_guest_fini(&g);
+	if (blk_open(&g) < 0)
+		goto out;
+	ret = blk_check4(&g, 0, "drained");
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * The same held requests, and queue 0 disabled on the running device (vhost
+ * does at a SET_VRING_CALL on a ready ring, as QEMU sends when the guest
+ * masks a vector): the queue's stop drains them first, so none is lost.
+ */
+static int
+case_blk_drain_toggle(void)
+{
+	struct vu_guest g;
+	int ret = -1;
+
+	if (blk_held4(&g) < 0)
+		goto out;
+	if (vu_guest_enable_queues(&g, 0, 1, false) < 0 ||
+	    vu_guest_sync(&g) < 0 || vdrv_vq_pending(&g.vq[0]) != 4 ||
+	    log_count("still in flight") != 0) {
+		fprintf(stderr, "%u of 4 held requests completed at the queue's stop\n",
+			vdrv_vq_pending(&g.vq[0]));
+		goto out;
+	}
+	ret = blk_reap4(&g);
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * Requests that never complete (fault=blk_stuck): the stop gives up after
+ * its bound, says so, and hands back the used index as the ring state; the
+ * frontend, reconnected with it, gets the requests carried out again (the
+ * fault ends with the device's reset) and their data lands on the disk.
+ */
+static int
+case_blk_drain_timeout(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES] = { 0 };
+	struct vdrv_blk_done d;
+	struct vu_guest g;
+	unsigned int i;
+	int ret = -1;
+
+	if (blk_open_write4(&g, 100) < 0)
+		goto out;
+	if (log_wait("4 requests taken and held (until a reset)", 1) != 1 ||
+	    vu_guest_stop(&g, bases) < 0 || bases[0] != 0 ||
+	    vdrv_vq_pending(&g.vq[0]) != 0 ||
+	    log_count("4 requests still in flight after 1000 ms") != 1) {
+		fprintf(stderr, "base %u, %u completed\n", bases[0],
+			vdrv_vq_pending(&g.vq[0]));
+		goto out;
+	}
+	/* The same rings, from the bases handed back: the 4 run again. */
+	if (vu_guest_reconnect(&g, vdpa.sock, bases) < 0)
+		goto out;
+	for (i = 0; i < 4; i++)
+		if (blk_wait(&g, 0) < 0 ||
+		    vdrv_blk_reap(&g.vq[0], &d, NULL, 0) != 1 ||
+		    d.status != VIRTIO_BLK_S_OK)
+			goto out;
+	ret = blk_check4(&g, 100, "replayed");
+out:
+	vu_guest_fini(&g);
+	return ret;
+}
+
+/*
+ * A capacity change (the simulated disk resized through telemetry): the
+ * driver tells the frontend on its slave channel (CONFIG_CHANGE_MSG), the
+ * new config says so, and the new last sector serves.
+ */
+static int
+blk_config_change_body(struct vu_guest *g, int *slave)
+{
+	uint8_t cfg[VU_CONFIG_MAX];
+	char reply[256];
+	struct vu_msg m;
+
+	CHECK_EQ(blk_open_slave(g, slave), 0);
+	CHECK_EQ(vdpa_proc_telemetry(&vdpa, "/vdpa_ifcvf_sim/blk_resize,"
+				     "vdpa_ifcvf_sim0,4096", reply,
+				     sizeof(reply)), 0);
+	CHECK(strstr(reply, "\"capacity\":4096") != NULL);
+	CHECK_EQ(vu_slave_recv(*slave, WAIT_MS, &m), 0);
+	CHECK_EQ(m.hdr.request, VU_SLAVE_CONFIG_CHANGE_MSG);
+	CHECK_EQ(log_count("config changed, capacity 4096 sectors"), 1);
+	CHECK(vu_get_config(&g->c, BLK_CFG_LEN, cfg) > 0);
+	CHECK_EQ(BLK_CFG_FIELD(cfg, capacity), 4096);
+	vdrv_blk_pattern(blk_buf, 4095, BLK_SECTOR, 7);
+	CHECK_EQ(blk_write(g, 0, 4095, blk_buf, BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(g, 1, 4095, BLK_SECTOR, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	return stop_check_bases(g);
+}
+
+static int
+case_blk_config_change(void)
+{
+	struct vu_guest g;
+	int slave = -1;
+	int ret;
+
+	ret = blk_config_change_body(&g, &slave);
+	vu_guest_fini(&g);
+	if (slave >= 0)
+		close(slave);
+	return ret;
+}
+
 #define CASE(n)	.name = #n, .fn = case_##n
+#define BLK_DEVARGS	"type=blk,queues=2"
 
 static const struct vu_case cases[] = {
 	{ CASE(loop_traffic) },
+	/* The relay polling, pinned: the same traffic and the same rings. */
+	{ .name = "loop_traffic_poll", .fn = case_loop_traffic,
+	  .devargs = "relay=poll,relay-core=0" },
+	{ .name = "queue_toggle_poll", .fn = case_queue_toggle,
+	  .devargs = "relay=poll" },
+	{ .name = "log_smoke_sw_poll", .fn = case_log_smoke, .sw = true,
+	  .devargs = "relay=poll" },
+	{ .name = "legacy", .fn = case_legacy, .features = LEGACY_FEATURES },
+	{ .name = "legacy_mrg", .fn = case_legacy,
+	  .features = LEGACY_MRG_FEATURES },
+	{ .name = "legacy_virtio", .fn = case_legacy,
+	  .features = LEGACY_FEATURES, .devargs = "profile=virtio" },
+	{ .name = "legacy_mrg_virtio", .fn = case_legacy,
+	  .features = LEGACY_MRG_FEATURES, .devargs = "profile=virtio" },
 	{ CASE(ring_outside) },
 	{ CASE(ring_tail_outside) },
 	{ CASE(ring_straddle) },
@@ -715,6 +1695,69 @@ static const struct vu_case cases[] = {
 	{ .name = "log_short", .fn = case_log_short, .by_name_only = true },
 	{ .name = "log_short_sw", .fn = case_log_short, .sw = true,
 	  .by_name_only = true },
+	{ CASE(call_swap) },
+	{ .name = "call_swap_virtio", .fn = case_call_swap,
+	  .devargs = "profile=virtio" },
+	{ .name = "call_swap_sw", .fn = case_call_swap, .sw = true, .log = true },
+	{ CASE(kick_swap) },
+	{ .name = "kick_swap_virtio", .fn = case_kick_swap,
+	  .devargs = "profile=virtio" },
+	{ .name = "kick_swap_sw", .fn = case_kick_swap, .sw = true, .log = true },
+	{ CASE(late_pairs), .devargs = "qp=4" },
+	{ .name = "late_pairs_virtio", .fn = case_late_pairs,
+	  .devargs = "qp=4,profile=virtio" },
+	{ .name = "late_pairs_log", .fn = case_late_pairs, .devargs = "qp=4",
+	  .log = true },
+	{ .name = "late_pairs_sw", .fn = case_late_pairs, .devargs = "qp=4",
+	  .sw = true, .log = true },
+	{ CASE(frontend_sequence), .devargs = "qp=4" },
+	{ .name = "frontend_sequence_virtio", .fn = case_frontend_sequence,
+	  .devargs = "qp=4,profile=virtio" },
+	{ CASE(stop_restart) },
+	{ .name = "stop_restart_virtio", .fn = case_stop_restart,
+	  .devargs = "profile=virtio" },
+	{ .name = "fault_dma_map", .fn = case_fault,
+	  .devargs = "fail=dma_map:1", .fault_fn = fault_retried },
+	{ .name = "fault_dma_map_virtio", .fn = case_fault,
+	  .devargs = "profile=virtio,fail=dma_map:1",
+	  .fault_fn = fault_retried },
+	/* The second map is the shadow rings', at LOG_ALL. */
+	{ .name = "fault_dma_map_log", .fn = case_fault, .sw = true,
+	  .log = true, .devargs = "fail=dma_map:2",
+	  .fault_fn = fault_no_traffic },
+	{ .name = "fault_dma_map_log_hw", .fn = case_fault, .log = true,
+	  .devargs = "fail=dma_map:2", .fault_fn = fault_no_traffic },
+	{ .name = "fault_queue_enable", .fn = case_fault,
+	  .devargs = "fail=queue_enable:1", .fault_fn = fault_retried },
+	{ .name = "fault_queue_disable", .fn = case_fault,
+	  .devargs = "fail=queue_disable:1", .fault_fn = fault_disable },
+	/* Enables 1, 2: dev_conf's; 3: the restart's, on shadow rings. */
+	{ .name = "fault_log_restart", .fn = case_fault, .sw = true,
+	  .devargs = "fail=queue_enable:3", .fault_fn = fault_log_restart },
+	/* No disable before LOG_ALL's: the move onto shadow rings. */
+	{ .name = "fault_log_switch", .fn = case_fault, .sw = true,
+	  .devargs = "fail=queue_disable:1", .fault_fn = fault_log_switch },
+	{ .name = "fault_reset", .fn = case_fault,
+	  .devargs = "fail=reset:2", .fault_fn = fault_stuck_close },
+	{ .name = "fault_reset_virtio", .fn = case_fault,
+	  .devargs = "profile=virtio,fail=reset:2",
+	  .fault_fn = fault_stuck_close },
+	{ CASE(blk_io), .devargs = BLK_DEVARGS },
+	{ .name = "blk_io_virtio", .fn = case_blk_io,
+	  .devargs = BLK_DEVARGS ",profile=virtio" },
+	{ .name = "blk_io_log", .fn = case_blk_io, .devargs = BLK_DEVARGS,
+	  .log = true },
+	{ .name = "blk_io_sw", .fn = case_blk_io, .devargs = BLK_DEVARGS,
+	  .sw = true, .log = true },
+	{ CASE(blk_hostile), .devargs = BLK_DEVARGS },
+	{ CASE(blk_config_change), .devargs = BLK_DEVARGS },
+	{ CASE(blk_drain), .devargs = BLK_DEVARGS ",fault=blk_late" },
+	{ CASE(blk_drain_toggle), .devargs = BLK_DEVARGS ",fault=blk_late" },
+	{ .name = "blk_drain_sw", .fn = case_blk_drain, .sw = true,
+	  .log = true, .devargs = BLK_DEVARGS ",fault=blk_late" },
+	{ CASE(blk_drain_timeout), .devargs = BLK_DEVARGS ",fault=blk_stuck" },
+	{ .name = "blk_drain_timeout_sw", .fn = case_blk_drain_timeout,
+	  .sw = true, .log = true, .devargs = BLK_DEVARGS ",fault=blk_stuck" },
 };
 
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -724,11 +1767,16 @@ run_case(const struct vu_case *c)
 {
 	char what[64];
 
+	char devargs[256];
+
 	snprintf(what, sizeof(what), "vu/%s", c->name);
+	snprintf(devargs, sizeof(devargs), "wire=loop%s%s%s",
+		 c->sw ? ",sw-live-migration=1" : "",
+		 c->devargs != NULL ? "," : "",
+		 c->devargs != NULL ? c->devargs : "");
 	cur_case = c;
 	vdpa_proc_init(&vdpa, "test_vu", c->name);
-	return vdpa_proc_run(&vdpa, c->sw ? "wire=loop,sw-live-migration=1" :
-			     "wire=loop", c->fn, what);
+	return vdpa_proc_run(&vdpa, devargs, c->fn, what);
 }
 
 int

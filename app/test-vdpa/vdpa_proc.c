@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,8 +23,6 @@
 #define MAX_ARGS	48
 #define START_MS	15000
 #define QUIT_MS		10000
-#define CLOSED_MSG	"closed, IOMMU holds "
-#define CLOSED_ZERO	"closed, IOMMU holds 0 mappings"
 
 int
 vdpa_proc_init(struct vdpa_proc *v, const char *tag, const char *name)
@@ -46,6 +47,7 @@ static void
 child_exec(const struct vdpa_proc *v, const char *fifo, const char *devargs)
 {
 	char prog[256], libdir[256], iface[192], fp[96], vdev[512];
+	const char *preload = getenv("IFCVF_SAN_PRELOAD");
 	const char *argv[MAX_ARGS];
 	unsigned int n = 0, i;
 	int in, out;
@@ -66,6 +68,12 @@ child_exec(const struct vdpa_proc *v, const char *fifo, const char *devargs)
 	 */
 	snprintf(libdir, sizeof(libdir), "%s/drivers/vdpa/ifc", v->build_dir);
 	setenv("LD_LIBRARY_PATH", libdir, 1);
+	/*
+	 * The sanitizer build (meson test sets it): dpdk-vdpa, unsanitized,
+	 * loads a sanitized plugin only with the runtimes preloaded.
+	 */
+	if (preload != NULL && preload[0] != '\0')
+		setenv("LD_PRELOAD", preload, 1);
 	/* dpdk-vdpa adds "sock<N>" to the --iface prefix. */
 	snprintf(iface, sizeof(iface), "%s/sock", v->dir);
 	snprintf(fp, sizeof(fp), "--file-prefix=%s", v->prefix);
@@ -214,17 +222,89 @@ vdpa_rmdir_files(const char *dir)
 	rmdir(dir);
 }
 
+/* EAL's runtime folder of file prefix @prefix. */
+static void
+runtime_dir(const char *prefix, char *dir, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (getuid() == 0 || xdg == NULL)
+		snprintf(dir, len, "/var/run/dpdk/%s", prefix);
+	else
+		snprintf(dir, len, "%s/dpdk/%s", xdg, prefix);
+}
+
 void
 vdpa_remove_runtime_dir(const char *prefix)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	char dir[256];
 
-	if (getuid() == 0 || xdg == NULL)
-		snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", prefix);
-	else
-		snprintf(dir, sizeof(dir), "%s/dpdk/%s", xdg, prefix);
+	runtime_dir(prefix, dir, sizeof(dir));
 	vdpa_rmdir_files(dir);
+}
+
+int
+vdpa_proc_telemetry(const struct vdpa_proc *v, const char *cmd, char *out,
+		    size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	char dir[256];
+	ssize_t n = -1;
+	int fd, ret;
+
+	runtime_dir(v->prefix, dir, sizeof(dir));
+	if (strlen(dir) + sizeof("/dpdk_telemetry.v2") > sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, dir, strlen(dir));
+	strcat(sa.sun_path, "/dpdk_telemetry.v2");
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The server greets first (its version), then answers the command. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    read(fd, out, len - 1) > 0 &&
+	    write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd))
+		n = read(fd, out, len - 1);
+	ret = n > 0 ? 0 : (errno != 0 ? -errno : -EIO);
+	if (n > 0)
+		out[n] = '\0';
+	close(fd);
+	return ret;
+}
+
+/* The number "@key": of a telemetry reply, -1 if it has none. */
+static long
+reply_int(const char *reply, const char *key)
+{
+	char k[48];
+	const char *p;
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(reply, k);
+	return p != NULL ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+long
+vdpa_proc_tel_int(const struct vdpa_proc *v, const char *cmd,
+		  const char *key)
+{
+	char reply[2048];
+
+	if (vdpa_proc_telemetry(v, cmd, reply, sizeof(reply)) < 0)
+		return -1;
+	return reply_int(reply, key);
+}
+
+bool
+vdpa_proc_tel_has(const struct vdpa_proc *v, const char *cmd,
+		  const char *text)
+{
+	char reply[2048];
+
+	return vdpa_proc_telemetry(v, cmd, reply, sizeof(reply)) == 0 &&
+	       strstr(reply, text) != NULL;
 }
 
 void
@@ -291,16 +371,25 @@ log_text(const struct vdpa_proc *v)
 	return buf;
 }
 
-unsigned int
-vdpa_proc_log_count(const struct vdpa_proc *v, const char *needle)
+static unsigned int
+text_count(const char *text, const char *needle)
 {
-	char *text = log_text(v), *p = text;
+	const char *p = text;
 	unsigned int n = 0;
 
 	while ((p = strstr(p, needle)) != NULL) {
 		n++;
 		p += strlen(needle);
 	}
+	return n;
+}
+
+unsigned int
+vdpa_proc_log_count(const struct vdpa_proc *v, const char *needle)
+{
+	char *text = log_text(v);
+	unsigned int n = text_count(text, needle);
+
 	free(text);
 	return n;
 }
@@ -335,17 +424,86 @@ vdpa_proc_log_tail(const struct vdpa_proc *v, unsigned int lines)
 	free(text);
 }
 
-int
-vdpa_proc_check_closes(const struct vdpa_proc *v, unsigned int min, int ms)
+long
+vdpa_proc_configures(const struct vdpa_proc *v)
 {
-	unsigned int all, zero;
+	return vdpa_proc_tel_int(v, VDPA_PROC_VF0_INFO, "configures");
+}
 
-	all = vdpa_proc_log_wait(v, CLOSED_MSG, min, ms);
-	zero = vdpa_proc_log_count(v, CLOSED_ZERO);
-	if (all < min || zero != all) {
-		fprintf(stderr, "closes: %u seen (want >= %u), %u with 0 mappings\n",
-			all, min, zero);
+long
+vdpa_proc_closes(const struct vdpa_proc *v)
+{
+	return vdpa_proc_tel_int(v, VDPA_PROC_VF0_INFO, "closes");
+}
+
+/* The first VF as one telemetry reply shows it. */
+struct vf0_view {
+	long configures, closes, queues, windows;
+	bool running, stopped;
+};
+
+static int
+vf0_view(const struct vdpa_proc *v, struct vf0_view *w)
+{
+	char reply[2048];
+
+	if (vdpa_proc_telemetry(v, VDPA_PROC_VF0_INFO, reply,
+				sizeof(reply)) < 0)
 		return -1;
+	w->configures = reply_int(reply, "configures");
+	w->closes = reply_int(reply, "closes");
+	w->queues = reply_int(reply, "queues");
+	w->windows = reply_int(reply, "dma_windows");
+	w->running = strstr(reply, "\"state\":\"running\"") != NULL;
+	w->stopped = strstr(reply, "\"state\":\"stopped\"") != NULL;
+	return w->configures >= 0 && w->closes >= 0 && w->windows >= 0 &&
+	       (w->running || w->stopped) ? 0 : -1;
+}
+
+long
+vdpa_proc_wait_configures(const struct vdpa_proc *v, long n, long queues,
+			  int ms)
+{
+	int64_t end = vdrv_now_ms() + ms;
+	struct vf0_view w;
+
+	for (;;) {
+		if (vf0_view(v, &w) == 0 && w.configures >= n && w.running &&
+		    (queues < 0 || w.queues == queues))
+			return w.configures;
+		if (vdrv_now_ms() >= end)
+			return -1;
+		usleep(5000);
 	}
-	return 0;
+}
+
+int
+vdpa_proc_check_closes(const struct vdpa_proc *v, long min, int ms)
+{
+	int64_t end = vdrv_now_ms() + ms;
+	struct vf0_view w = { .closes = -1, .windows = -1 };
+	long maps = -1;
+
+	for (;;) {
+		/* The IOMMU read between two equal views: a VF at rest. */
+		if (vf0_view(v, &w) == 0 && w.closes >= min) {
+			struct vf0_view again;
+
+			maps = vdpa_proc_tel_int(v, VDPA_PROC_SIM0_INFO,
+						 "iommu_mappings");
+			if (vf0_view(v, &again) == 0 &&
+			    again.closes == w.closes &&
+			    again.configures == w.configures &&
+			    again.stopped == w.stopped && maps >= 0 &&
+			    maps == w.windows && (!w.stopped || maps == 0))
+				return 0;
+		}
+		if (vdrv_now_ms() >= end)
+			break;
+		usleep(5000);
+	}
+	fprintf(stderr, "%ld closes (%ld wanted); the IOMMU holds %ld mappings, the %s VF %ld DMA windows\n",
+		w.closes, min, maps, w.stopped ? "stopped" : "running",
+		w.windows);
+	return -1;
 }

@@ -59,6 +59,27 @@ void vdpa_proc_cleanup(struct vdpa_proc *v);
  */
 int vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void),
 		  const char *what);
+/*
+ * Send the telemetry command @cmd ("/path,params") to the running
+ * dpdk-vdpa and read its JSON reply into @out (@len bytes with the NUL).
+ * 0, or a negative errno (5 s at most for each step).
+ */
+int vdpa_proc_telemetry(const struct vdpa_proc *v, const char *cmd,
+			char *out, size_t len);
+/* The first simulated VF's telemetry: the driver's, the simulator's. */
+#define VDPA_PROC_VF0_INFO	"/vdpa_ifcvf/info,vdpa_ifcvf_sim0"
+#define VDPA_PROC_SIM0_INFO	"/vdpa_ifcvf_sim/info,vdpa_ifcvf_sim0"
+
+/*
+ * The number @key of the reply to telemetry command @cmd (its first
+ * "@key": in it); -1 if there is none.
+ */
+long vdpa_proc_tel_int(const struct vdpa_proc *v, const char *cmd,
+		       const char *key);
+/* The reply to @cmd has the JSON text @text ("\"logging\":\"off\""). */
+bool vdpa_proc_tel_has(const struct vdpa_proc *v, const char *cmd,
+		       const char *text);
+
 /* Remove a folder that holds files only. */
 void vdpa_rmdir_files(const char *dir);
 /* The same for EAL's runtime folder of @prefix. */
@@ -75,10 +96,23 @@ unsigned int vdpa_proc_log_wait(const struct vdpa_proc *v, const char *needle,
 /* Print the last @lines lines of the log to stderr. */
 void vdpa_proc_log_tail(const struct vdpa_proc *v, unsigned int lines);
 /*
- * The driver logs "closed, IOMMU holds N mappings" at every teardown:
- * wait up to @ms for at least @min of them; each N must be 0.
+ * The first VF's telemetry: the times the driver configured it
+ * (configures) and tore its datapath down (closes); -1 if unknown.
  */
-int vdpa_proc_check_closes(const struct vdpa_proc *v, unsigned int min,
-			   int ms);
+long vdpa_proc_configures(const struct vdpa_proc *v);
+long vdpa_proc_closes(const struct vdpa_proc *v);
+/*
+ * Wait up to @ms until the first VF was configured @n times (or more:
+ * the count is returned) and runs with @queues queues (any: -1); -1 if
+ * it did not.
+ */
+long vdpa_proc_wait_configures(const struct vdpa_proc *v, long n,
+			       long queues, int ms);
+/*
+ * Wait up to @ms until the first VF was closed at least @min times and
+ * its simulated IOMMU holds the VF's DMA windows and nothing else (none
+ * once it stopped): no close left a mapping behind. 0, or -1 (said).
+ */
+int vdpa_proc_check_closes(const struct vdpa_proc *v, long min, int ms);
 
 #endif /* VDPA_PROC_H */

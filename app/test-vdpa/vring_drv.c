@@ -193,8 +193,8 @@ vdrv_vq_init(struct vdrv_vq *vq, struct vdrv_mem *m, uint16_t qid,
 	vq->qid = qid;
 	vq->size = size;
 	vq->buf_cap = buf_cap;
-	vq->area_len = align_up(buf_cap + (VDRV_MAX_SEGS + 1) * VDRV_SEG_GAP,
-				64);
+	vq->hdr_len = VDRV_NET_HDR_LEN;
+	vq->area_len = align_up(buf_cap + VDRV_SLOT_SEGS * VDRV_SEG_GAP, 64);
 	vq->desc_len = (uint64_t)size * sizeof(struct vring_desc);
 	vq->avail_len = 4 + 2 * (uint64_t)size + 2;
 	vq->used_len = 4 + 8 * (uint64_t)size + 2;
@@ -284,6 +284,7 @@ slot_layout(struct vdrv_vq *vq, struct vdrv_slot *s, const uint32_t *lens,
 	for (i = 0; i < n; i++) {
 		s->seg[i].off = off;
 		s->seg[i].len = lens[i];
+		s->seg[i].flags = 0;
 		off += lens[i] + VDRV_SEG_GAP;
 	}
 	s->nr_seg = n;
@@ -359,7 +360,7 @@ post_slot_chain(struct vdrv_vq *vq, uint16_t head, bool indirect,
 
 			d->addr = s->buf_gpa + s->seg[i].off;
 			d->len = s->seg[i].len;
-			d->flags = flags;
+			d->flags = flags | s->seg[i].flags;
 			d->next = 0;
 			if (i + 1 < n) {
 				d->flags |= VRING_DESC_F_NEXT;
@@ -377,7 +378,7 @@ post_slot_chain(struct vdrv_vq *vq, uint16_t head, bool indirect,
 
 			d->addr = s->buf_gpa + s->seg[i].off;
 			d->len = s->seg[i].len;
-			d->flags = flags;
+			d->flags = flags | s->seg[i].flags;
 			d->next = 0;
 			if (i + 1 < n) {
 				/* Checked by the caller: enough are free. */
@@ -411,6 +412,14 @@ split_len(uint32_t len, unsigned int n, uint32_t *lens)
 	return n;
 }
 
+void
+vdrv_vq_set_features(struct vdrv_vq *vq, uint64_t features)
+{
+	vq->event_idx = !!(features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	vq->mrg_rxbuf = !!(features & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
+	vq->hdr_len = vdrv_net_hdr_len(features);
+}
+
 int
 vdrv_tx_post(struct vdrv_vq *vq, const void *frame, uint32_t len,
 	     const struct vdrv_tx_opts *opts)
@@ -426,15 +435,15 @@ vdrv_tx_post(struct vdrv_vq *vq, const void *frame, uint32_t len,
 		opts = &def_opts;
 	nsegs = opts->nr_segs == 0 ? 1 : opts->nr_segs;
 	if (nsegs > VDRV_MAX_SEGS || len == 0 ||
-	    len + VDRV_NET_HDR_LEN > vq->buf_cap)
+	    len + vq->hdr_len > vq->buf_cap)
 		return -EINVAL;
 	if (opts->hdr_separate) {
-		lens[0] = VDRV_NET_HDR_LEN;
+		lens[0] = vq->hdr_len;
 		first = 1;
 	}
 	n = first + split_len(len, nsegs, &lens[first]);
 	if (!opts->hdr_separate)
-		lens[0] += VDRV_NET_HDR_LEN;
+		lens[0] += vq->hdr_len;
 	if (vq->num_free < (opts->indirect ? 1 : n))
 		return -ENOSPC;
 
@@ -442,8 +451,8 @@ vdrv_tx_post(struct vdrv_vq *vq, const void *frame, uint32_t len,
 	s = &vq->slot[head];
 	slot_layout(vq, s, lens, n);
 	memset(hdr, 0, sizeof(hdr));
-	slot_copy(s, 0, hdr, sizeof(hdr), true);
-	slot_copy(s, VDRV_NET_HDR_LEN, (void *)(uintptr_t)frame, len, true);
+	slot_copy(s, 0, hdr, vq->hdr_len, true);
+	slot_copy(s, vq->hdr_len, (void *)(uintptr_t)frame, len, true);
 	return post_slot_chain(vq, head, opts->indirect, 0);
 }
 
@@ -498,6 +507,112 @@ vdrv_rx_fill(struct vdrv_vq *vq, uint32_t len, unsigned int nr_segs)
 	while (vdrv_rx_post(vq, len, nr_segs) >= 0)
 		n++;
 	return n;
+}
+
+/* ---- virtio-blk requests ---- */
+
+/* The request's header: type, ioprio 0, sector, little-endian. */
+static void
+blk_hdr(uint8_t *hdr, uint32_t type, uint64_t sector)
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		hdr[i] = (uint8_t)(type >> (8 * i));
+	memset(hdr + 4, 0, 4);
+	for (i = 0; i < 8; i++)
+		hdr[8 + i] = (uint8_t)(sector >> (8 * i));
+}
+
+/* Piece lengths of a request into @lens; the status piece into *@status. */
+static unsigned int
+blk_lens(const struct vdrv_blk_opts *o, uint32_t len, uint32_t *lens,
+	 int16_t *status)
+{
+	unsigned int n = 0;
+
+	lens[n++] = o->hdr_len != 0 ? o->hdr_len : VDRV_BLK_HDR_LEN;
+	if (len > 0)
+		n += split_len(len, o->nr_segs, &lens[n]);
+	if (o->zero_len_seg)
+		lens[n++] = 0;
+	*status = -1;
+	if (!o->no_status) {
+		*status = (int16_t)n;
+		lens[n++] = 1;
+	}
+	if (o->readable_last)
+		lens[n++] = VDRV_BLK_HDR_LEN;
+	return n;
+}
+
+int
+vdrv_blk_post(struct vdrv_vq *vq, uint32_t type, uint64_t sector,
+	      const void *data, uint32_t len, const struct vdrv_blk_opts *opts)
+{
+	static const struct vdrv_blk_opts def_opts;
+	uint32_t lens[VDRV_SLOT_SEGS];
+	uint8_t hdr[VDRV_BLK_HDR_LEN];
+	uint16_t data_flags;
+	struct vdrv_slot *s;
+	unsigned int n, i;
+	int16_t status;
+	int head;
+
+	if (opts == NULL)
+		opts = &def_opts;
+	if (opts->nr_segs > VDRV_MAX_SEGS || opts->hdr_len > sizeof(hdr) ||
+	    len + 2 * VDRV_BLK_HDR_LEN + 1 > vq->buf_cap)
+		return -EINVAL;
+	n = blk_lens(opts, len, lens, &status);
+	if (vq->num_free < (opts->indirect ? 1 : n))
+		return -ENOSPC;
+	head = vdrv_vq_take_desc(vq);
+	s = &vq->slot[head];
+	slot_layout(vq, s, lens, n);
+	s->blk_status = status;
+	blk_hdr(hdr, type, sector);
+	slot_copy(s, 0, hdr, lens[0], true);
+	data_flags = type == 1 /* VIRTIO_BLK_T_OUT */ ? 0 : VRING_DESC_F_WRITE;
+	for (i = 1; i < n; i++)
+		s->seg[i].flags = (int)i == status ? VRING_DESC_F_WRITE :
+				  i + 1 == n && opts->readable_last ? 0 :
+				  data_flags;
+	if (data != NULL && data_flags == 0)
+		slot_copy(s, lens[0], (void *)(uintptr_t)data, len, true);
+	return post_slot_chain(vq, head, opts->indirect, 0);
+}
+
+int
+vdrv_blk_reap(struct vdrv_vq *vq, struct vdrv_blk_done *done, void *data,
+	      uint32_t len)
+{
+	struct vdrv_used_elem e;
+	struct vdrv_slot *s;
+	int ret;
+
+	ret = vdrv_vq_reap(vq, &e);
+	if (ret <= 0)
+		return ret;
+	s = &vq->slot[e.id];
+	done->id = e.id;
+	done->len = e.len;
+	done->status = s->blk_status < 0 ? VDRV_BLK_NO_STATUS :
+		       s->buf[s->seg[s->blk_status].off];
+	done->intact = slot_gaps_intact(s);
+	/* The slot keeps its bytes until it is posted again. */
+	if (len > 0)
+		slot_copy(s, s->seg[0].len, data, len, false);
+	return 1;
+}
+
+void
+vdrv_blk_pattern(uint8_t *buf, uint64_t sector, uint32_t len, uint8_t tag)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)((sector * 512 + i) * 31 + tag + (i >> 9));
 }
 
 uint16_t
@@ -581,7 +696,7 @@ rx_gather(struct vdrv_vq *vq, uint16_t nb, uint8_t *frame, uint32_t cap,
 	uint16_t k;
 
 	for (k = 0; k < nb; k++) {
-		uint32_t skip = k == 0 ? VDRV_NET_HDR_LEN : 0;
+		uint32_t skip = k == 0 ? vq->hdr_len : 0;
 		struct vdrv_slot *s;
 		uint32_t n, c;
 
@@ -622,15 +737,17 @@ vdrv_rx_reap(struct vdrv_vq *vq, uint8_t *frame, uint32_t cap,
 	pending = vdrv_vq_pending(vq);
 	if (pending == 0)
 		return 0;
-	if (!peek_used(vq, 0, &e) || e.len < VDRV_NET_HDR_LEN) {
+	if (!peek_used(vq, 0, &e) || e.len < vq->hdr_len) {
 		/* Empty or malformed: consume it alone. */
 		ret = vdrv_vq_reap(vq, &e);
 		if (ret < 0)
 			return ret;
 		return e.len == 0 ? -ENODATA : -EPROTO;
 	}
-	slot_copy(&vq->slot[e.id], 0, &hdr, sizeof(hdr), false);
-	nb = hdr.num_buffers;
+	memset(&hdr, 0, sizeof(hdr));
+	slot_copy(&vq->slot[e.id], 0, &hdr, vq->hdr_len, false);
+	/* The legacy 10-byte header has no num_buffers: one buffer. */
+	nb = vq->hdr_len < sizeof(hdr) ? 1 : hdr.num_buffers;
 	*num_buffers = nb;
 	if (nb == 0 || nb > vq->size ||
 	    memcmp(&hdr, zero, sizeof(zero)) != 0) {
@@ -819,10 +936,7 @@ dev_start(struct vdrv_dev *d, uint64_t features)
 		return ret;
 	d->features = d->hw.features;
 	for (q = 0; q < d->nr_queues; q++) {
-		d->vq[q].event_idx =
-			!!(d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
-		d->vq[q].mrg_rxbuf =
-			!!(d->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
+		vdrv_vq_set_features(&d->vq[q], d->features);
 	}
 	d->started = true;
 	return 0;
@@ -845,15 +959,19 @@ vdrv_dev_init(struct vdrv_dev *d, struct ifcvf_sim *sim,
 		return -EINVAL;
 	d->sim = sim;
 	d->mem = mem;
-	d->nr_pairs = p->nr_pairs;
-	d->nr_queues = p->nr_pairs * 2;
-	d->nr_vectors = d->nr_queues + 1;
-	d->config_vector = d->nr_queues;
 
 	ifcvf_sim_get_io(sim, &io);
 	ret = ifcvf_hw_init(&d->hw, &io);
 	if (ret < 0)
 		return ret;
+	if (d->hw.dev_type == IFCVF_DEV_BLK) {
+		d->nr_queues = p->nr_pairs;
+	} else {
+		d->nr_pairs = p->nr_pairs;
+		d->nr_queues = p->nr_pairs * 2;
+	}
+	d->nr_vectors = d->nr_queues + 1;
+	d->config_vector = d->nr_queues;
 	if (d->hw.nr_vring < d->nr_queues ||
 	    ifcvf_sim_nr_vectors(sim) < d->nr_vectors)
 		return -EINVAL;
@@ -884,7 +1002,7 @@ vdrv_dev_restart(struct vdrv_dev *d)
 	uint64_t features = d->features;
 
 	if (d->started)
-		ifcvf_hw_stop(&d->hw);
+		ifcvf_hw_stop(&d->hw, NULL);
 	d->started = false;
 	return dev_start(d, features);
 }
@@ -895,7 +1013,7 @@ vdrv_dev_fini(struct vdrv_dev *d)
 	uint16_t q;
 
 	if (d->started)
-		ifcvf_hw_stop(&d->hw);
+		ifcvf_hw_stop(&d->hw, NULL);
 	d->started = false;
 	if (d->sim != NULL)
 		dev_close_irqs(d);
@@ -1002,13 +1120,13 @@ flow_post_tx_mem(struct vdrv_flow *f, uint32_t len)
 	uint8_t *p;
 
 	if (off + VDRV_FLOW_TX_STRIDE > f->tx_mem->len ||
-	    len + VDRV_NET_HDR_LEN > VDRV_FLOW_TX_STRIDE)
+	    len + f->txq->hdr_len > VDRV_FLOW_TX_STRIDE)
 		return -EINVAL;
 	p = f->tx_mem->host + off;
-	memset(p, 0, VDRV_NET_HDR_LEN);
-	memcpy(p + VDRV_NET_HDR_LEN, f->frame, len);
+	memset(p, 0, f->txq->hdr_len);
+	memcpy(p + f->txq->hdr_len, f->frame, len);
 	return vdrv_tx_post_gpa(f->txq, f->tx_mem->gpa + off,
-				len + VDRV_NET_HDR_LEN);
+				len + f->txq->hdr_len);
 }
 
 static int
@@ -1035,7 +1153,8 @@ flow_tx(struct vdrv_flow *f)
 	 * Keep at most one RX ring of frames on the wire, so the device's
 	 * backlog never overflows: the check is lossless delivery.
 	 */
-	while (f->sent < f->total && f->sent - f->rcvd < f->rxq->size) {
+	while (f->sent < f->total &&
+	       f->sent - (f->rcvd + f->lost) < f->rxq->size) {
 		uint32_t len = vdrv_frame_len(f->stream, f->sent);
 
 		vdrv_frame_fill(f->frame, len, f->stream, f->sent);
@@ -1065,19 +1184,23 @@ flow_check_frame(struct vdrv_flow *f, uint32_t len, uint16_t nb)
 {
 	uint32_t st, sq;
 
+	uint32_t want = f->rcvd + f->lost;
+
 	if (len > sizeof(f->rx) ||
 	    vdrv_frame_check(f->rx, len, &st, &sq) != 0) {
-		flow_fail(f, "frame corrupt: len, expected seq", len, f->rcvd);
+		flow_fail(f, "frame corrupt: len, expected seq", len, want);
 		return;
 	}
 	if (st != f->stream)
 		flow_fail(f, "frame of another stream", st, sq);
-	else if (sq != f->rcvd)
-		flow_fail(f, "out of order: got, expected", sq, f->rcvd);
+	else if (f->lossy && sq > want && sq < f->sent)
+		f->lost += sq - want;
+	else if (sq != want)
+		flow_fail(f, "out of order: got, expected", sq, want);
 	if (!f->rxq->mrg_rxbuf && nb != 1)
 		flow_fail(f, "num_buffers without MRG_RXBUF", nb, 1);
 	if (f->mrg_buf != 0 &&
-	    nb != (len + VDRV_NET_HDR_LEN + f->mrg_buf - 1) / f->mrg_buf)
+	    nb != (len + f->rxq->hdr_len + f->mrg_buf - 1) / f->mrg_buf)
 		flow_fail(f, "num_buffers, frame len", nb, len);
 	if (nb > f->max_nb)
 		f->max_nb = nb;
@@ -1115,7 +1238,7 @@ vdrv_flow_step(struct vdrv_flow *f)
 bool
 vdrv_flow_done(const struct vdrv_flow *f)
 {
-	return f->tx_done == f->total && f->rcvd == f->total;
+	return f->tx_done == f->total && f->rcvd + f->lost == f->total;
 }
 
 void
@@ -1123,9 +1246,9 @@ vdrv_flow_dump(const struct vdrv_flow *f)
 {
 	const struct vdrv_vq *t = f->txq, *r = f->rxq;
 
-	fprintf(stderr, "flow %u: sent %u tx_done %u rcvd %u/%u; "
+	fprintf(stderr, "flow %u: sent %u tx_done %u rcvd %u/%u lost %u; "
 		"tx avail %u used %u; rx avail %u used %u\n",
-		f->stream, f->sent, f->tx_done, f->rcvd, f->total,
+		f->stream, f->sent, f->tx_done, f->rcvd, f->total, f->lost,
 		t->avail_idx, t->used->idx, r->avail_idx, r->used->idx);
 	if (f->txd != NULL)
 		vdrv_queue_dump(stderr, f->txd->sim, t->qid);

@@ -6,8 +6,8 @@
 #define VRING_DRV_H
 
 /*
- * A guest-side virtio-net driver living in plain process memory, for the
- * simulator's tests and demo.
+ * A guest-side virtio-net and virtio-blk driver living in plain process
+ * memory, for the simulator's tests and demo.
  *
  * - struct vdrv_mem: "guest memory", one mapping with a guest-physical
  *   base, anonymous (vdrv_mem_init) or shared and backed by a memfd
@@ -34,7 +34,10 @@
 #include "ifcvf_sim.h"
 
 #define VDRV_NET_HDR_LEN	12	/* virtio_net_hdr_mrg_rxbuf */
+#define VDRV_NET_HDR_LEGACY	10	/* virtio_net_hdr, virtio 0.95 */
 #define VDRV_MAX_SEGS		16	/* data descriptors per chain */
+/* Pieces of a slot: blk's header, data, zero piece, status, trailer. */
+#define VDRV_SLOT_SEGS		(VDRV_MAX_SEGS + 4)
 #define VDRV_SEG_GAP		64	/* poison bytes between pieces */
 #define VDRV_POISON		0xee
 #define VDRV_FRAME_MIN		60
@@ -79,6 +82,7 @@ uint64_t vdrv_host_to_gpa(const struct vdrv_mem *m, const void *p);
 struct vdrv_seg {
 	uint32_t off;
 	uint32_t len;
+	uint16_t flags;		/* VRING_DESC_F_WRITE or 0, with the chain's */
 };
 
 /* What the driver remembers about a chain, indexed by its head. */
@@ -87,9 +91,10 @@ struct vdrv_slot {
 	uint64_t buf_gpa;
 	struct vring_desc *indirect;	/* the slot's indirect table */
 	uint64_t indirect_gpa;
-	struct vdrv_seg seg[VDRV_MAX_SEGS + 1];
+	struct vdrv_seg seg[VDRV_SLOT_SEGS];
 	uint16_t nr_seg;
 	uint16_t nr_desc;	/* main-table descriptors held */
+	int16_t blk_status;	/* blk: the status byte's piece, -1: none */
 	bool in_use;
 };
 
@@ -119,12 +124,30 @@ struct vdrv_vq {
 
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf;		/* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	/* The net header: 12 bytes, 10 for a legacy set without MRG_RXBUF. */
+	uint32_t hdr_len;
 	bool irq_on;		/* keep used_event current after reaps */
 };
 
+/*
+ * The net header's length for negotiated @features: the 12-byte
+ * virtio_net_hdr_mrg_rxbuf with VERSION_1 or MRG_RXBUF, the 10-byte
+ * legacy virtio_net_hdr (no num_buffers) without either.
+ */
+static inline uint32_t
+vdrv_net_hdr_len(uint64_t features)
+{
+	return (features & ((1ULL << 32 /* VIRTIO_F_VERSION_1 */) |
+			    (1ULL << 15 /* VIRTIO_NET_F_MRG_RXBUF */))) ?
+	       VDRV_NET_HDR_LEN : VDRV_NET_HDR_LEGACY;
+}
+
+/* The features the queue's flags and header length follow. */
+void vdrv_vq_set_features(struct vdrv_vq *vq, uint64_t features);
+
 /* How a TX frame is laid out in descriptors. */
 struct vdrv_tx_opts {
-	bool hdr_separate;	/* the 12-byte header in its own descriptor */
+	bool hdr_separate;	/* the net header in its own descriptor */
 	bool indirect;		/* chain in an indirect table */
 	unsigned int nr_segs;	/* frame pieces, 1 .. VDRV_MAX_SEGS (0 = 1) */
 };
@@ -146,7 +169,8 @@ void vdrv_vq_fini(struct vdrv_vq *vq);
 void vdrv_vq_reset(struct vdrv_vq *vq);
 
 /*
- * Post a frame of @len bytes (a zeroed 12-byte header is prepended).
+ * Post a frame of @len bytes (a zeroed net header, vq->hdr_len bytes, is
+ * prepended).
  * Returns the head descriptor id, -ENOSPC when the ring or the free list
  * is full, -EINVAL when the frame does not fit a slot.
  */
@@ -206,6 +230,54 @@ void vdrv_vq_irq_enable(struct vdrv_vq *vq, bool on);
 int vdrv_vq_take_desc(struct vdrv_vq *vq);
 void vdrv_vq_publish(struct vdrv_vq *vq, uint16_t head);
 
+/* ---- virtio-blk requests: header, data pieces, status byte ---- */
+
+#define VDRV_BLK_HDR_LEN	16	/* struct virtio_blk_outhdr */
+#define VDRV_BLK_NO_STATUS	0xff	/* status of a request without one */
+
+/* How a request is laid out; zeroed: header, one data piece, status. */
+struct vdrv_blk_opts {
+	unsigned int nr_segs;	/* data pieces, 1 .. VDRV_MAX_SEGS (0 = 1) */
+	bool indirect;		/* chain in an indirect table */
+	/* Malformed requests, for the device's checks. */
+	uint32_t hdr_len;	/* header piece length (0 = 16) */
+	bool zero_len_seg;	/* a data piece of length 0 after the data */
+	bool no_status;		/* no status piece */
+	bool readable_last;	/* a device-readable piece after the status */
+};
+
+/* A completed request. */
+struct vdrv_blk_done {
+	uint16_t id;
+	uint32_t len;		/* used length: bytes the device wrote */
+	uint8_t status;		/* VIRTIO_BLK_S_*, VDRV_BLK_NO_STATUS */
+	bool intact;		/* no byte written between pieces */
+};
+
+/*
+ * Post request @type at @sector with @len data bytes: a write's are
+ * copied from @data, a read's or GET_ID's are device-writable and
+ * poisoned. Returns the head id, -ENOSPC or -EINVAL as vdrv_tx_post().
+ */
+int vdrv_blk_post(struct vdrv_vq *vq, uint32_t type, uint64_t sector,
+		  const void *data, uint32_t len,
+		  const struct vdrv_blk_opts *opts);
+/*
+ * Reap one completed request into *@done, and its first @len data bytes
+ * (as they are now, written or not) into @data. Returns 1, 0 when none is
+ * pending, -EPROTO as vdrv_vq_reap().
+ */
+int vdrv_blk_reap(struct vdrv_vq *vq, struct vdrv_blk_done *done,
+		  void *data, uint32_t len);
+
+/*
+ * @len bytes of test data for sector @sector (512 bytes each) with @tag:
+ * every byte depends on where it is, so data read from the wrong sector,
+ * or stale, differs.
+ */
+void vdrv_blk_pattern(uint8_t *buf, uint64_t sector, uint32_t len,
+		      uint8_t tag);
+
 /* ---- Test frames: an ethertype-0x88b5 frame tagged (stream, seq) ---- */
 
 /* Length of frame @seq of @stream, in VDRV_FRAME_MIN .. VDRV_FRAME_MAX. */
@@ -220,7 +292,8 @@ int vdrv_frame_check(const uint8_t *buf, uint32_t len, uint32_t *stream,
 /* ---- Guest device ---- */
 
 struct vdrv_dev_params {
-	uint16_t nr_pairs;	/* 1 .. IFCVF_MAX_QUEUE_PAIRS */
+	/* 1 .. IFCVF_MAX_QUEUE_PAIRS; a blk device's queues, 1 .. 32. */
+	uint16_t nr_pairs;
 	uint16_t queue_size;	/* 0: 256 */
 	uint32_t buf_cap;	/* 0: 2048 */
 	uint64_t features;	/* 0: everything the device offers */
@@ -230,7 +303,7 @@ struct vdrv_dev {
 	struct ifcvf_sim *sim;
 	struct vdrv_mem *mem;
 	struct ifcvf_hw hw;
-	uint16_t nr_pairs;
+	uint16_t nr_pairs;	/* 0 on a blk device */
 	uint16_t nr_queues;
 	uint16_t nr_vectors;	/* eventfds attached: queues + config */
 	uint16_t config_vector;
@@ -289,6 +362,14 @@ struct vdrv_flow {
 	 */
 	struct vdrv_mem *tx_mem;
 	uint64_t tx_mem_off;
+	/*
+	 * A device reset may drop frames on the wire (a NIC's RX backlog):
+	 * a gap in the sequence is counted in @lost, not failed. The caller
+	 * accounts for it (the simulator counts what its resets dropped). A
+	 * gap shows when a later frame arrives: frames lost at the end of
+	 * the flow leave it unfinished.
+	 */
+	bool lossy;
 
 	/* The queues, and how their device is kicked: kick(owner, qid). */
 	struct vdrv_vq *txq;
@@ -300,6 +381,7 @@ struct vdrv_flow {
 	uint32_t sent;
 	uint32_t tx_done;
 	uint32_t rcvd;
+	uint32_t lost;		/* frames a gap skipped (lossy flows) */
 	uint16_t max_nb;	/* largest num_buffers seen */
 	uint64_t bytes;		/* frame bytes received */
 	int err;		/* first error, reported once on stderr */

@@ -38,6 +38,8 @@ static const char * const request_names[] = {
 	[VU_SET_SLAVE_REQ_FD] = "SET_SLAVE_REQ_FD",
 	[VU_SET_STATUS] = "SET_STATUS",
 	[VU_GET_STATUS] = "GET_STATUS",
+	[VU_GET_CONFIG] = "GET_CONFIG",
+	[VU_SET_CONFIG] = "SET_CONFIG",
 };
 
 const char *
@@ -180,11 +182,10 @@ vu_send_partial(struct vu_conn *c, const struct vu_hdr *hdr,
 	return send_iov(c->fd, iov, n, NULL, 0);
 }
 
-/* Wait until @fd is readable or the deadline @end passes. */
+/* Poll @n fds until one of them is ready or the deadline @end passes. */
 static int
-wait_readable(int fd, int64_t end)
+poll_until(struct pollfd *p, nfds_t n, int64_t end)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int64_t left;
 	int r;
 
@@ -192,7 +193,7 @@ wait_readable(int fd, int64_t end)
 		left = end - now_ms();
 		if (left < 0)
 			left = 0;
-		r = poll(&p, 1, (int)left);
+		r = poll(p, n, (int)left);
 		if (r > 0)
 			return 0;
 		if (r == 0)
@@ -200,6 +201,15 @@ wait_readable(int fd, int64_t end)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+/* Wait until @fd is readable or the deadline @end passes. */
+static int
+wait_readable(int fd, int64_t end)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll_until(&p, 1, end);
 }
 
 static void
@@ -302,11 +312,54 @@ close_fds(struct vu_msg *m)
 	m->nr_fds = 0;
 }
 
+/*
+ * Until @c's socket is readable or @end: serve the slave channel, if
+ * any, one request at a time.
+ */
+static int
+wait_reply(struct vu_conn *c, int64_t end)
+{
+	struct pollfd p[2] = {
+		{ .fd = c->fd, .events = POLLIN },
+		{ .fd = c->slave_fd, .events = POLLIN },
+	};
+	struct vu_msg m;
+	int r;
+
+	if (c->slave_fn == NULL || c->fd < 0)
+		return 0;
+	for (;;) {
+		r = poll_until(p, p[1].fd >= 0 ? 2 : 1, end);
+		if (r < 0)
+			return r;
+		if (p[0].revents != 0)
+			return 0;	/* the reply, or a hang-up: recv_msg's */
+		if ((p[1].revents & POLLIN) == 0) {
+			p[1].fd = -1;	/* the slave channel is gone */
+			continue;
+		}
+		r = recv_msg(c->slave_fd, &m, end);
+		if (r < 0) {
+			close_fds(&m);
+			p[1].fd = -1;
+			continue;
+		}
+		r = c->slave_fn(c->slave_arg, &m);
+		close_fds(&m);
+		if (r < 0)
+			return r;
+	}
+}
+
 int
 vu_recv_reply(struct vu_conn *c, uint32_t request, int want_size,
 	      struct vu_msg *m)
 {
-	int ret = vu_recv(c, m);
+	int64_t end = now_ms() + timeout_of(c);
+	int ret = wait_reply(c, end);
+
+	if (ret == 0)
+		ret = recv_msg(c->fd, m, end);
 
 	if (ret < 0) {
 		fprintf(stderr, "vu: %s: no reply: %s\n",
@@ -557,6 +610,42 @@ vu_get_status(struct vu_conn *c, uint8_t *status)
 	return ret;
 }
 
+#define VU_CONFIG_HDR_LEN	offsetof(struct vu_config, region)
+
+int
+vu_get_config(struct vu_conn *c, uint32_t size, uint8_t *buf)
+{
+	struct vu_config cfg = { .size = size };
+	struct vu_msg m;
+	uint32_t n;
+	int ret;
+
+	/* The payload is the header and a zeroed region of the size asked. */
+	ret = vu_send(c, VU_GET_CONFIG, VU_VERSION, &cfg, VU_CONFIG_HDR_LEN +
+		      (size < VU_CONFIG_MAX ? size : VU_CONFIG_MAX), NULL, 0);
+	if (ret == 0)
+		ret = vu_recv_reply(c, VU_GET_CONFIG, -1, &m);
+	if (ret < 0)
+		return ret;
+	n = m.hdr.size > VU_CONFIG_HDR_LEN ? m.hdr.size - VU_CONFIG_HDR_LEN : 0;
+	memcpy(buf, m.payload.raw + VU_CONFIG_HDR_LEN,
+	       n < VU_CONFIG_MAX ? n : VU_CONFIG_MAX);
+	return (int)m.hdr.size;
+}
+
+int
+vu_set_config(struct vu_conn *c, uint32_t offset, const uint8_t *buf,
+	      uint32_t size)
+{
+	struct vu_config cfg = { .offset = offset, .size = size };
+
+	if (size > VU_CONFIG_MAX)
+		return -EINVAL;
+	memcpy(cfg.region, buf, size);
+	return vu_request(c, VU_SET_CONFIG, &cfg, VU_CONFIG_HDR_LEN + size,
+			  NULL, 0);
+}
+
 /* ---- Slave channel ---- */
 
 int
@@ -575,6 +664,14 @@ vu_set_slave_req_fd(struct vu_conn *c, int *slave_fd)
 	}
 	*slave_fd = sv[0];
 	return 0;
+}
+
+void
+vu_serve_slave(struct vu_conn *c, int slave_fd, vu_slave_fn fn, void *arg)
+{
+	c->slave_fd = slave_fd;
+	c->slave_fn = fn;
+	c->slave_arg = arg;
 }
 
 int

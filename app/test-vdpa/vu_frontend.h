@@ -66,6 +66,8 @@ enum vu_request {
 	VU_SEND_RARP = 19,
 	VU_NET_SET_MTU = 20,
 	VU_SET_SLAVE_REQ_FD = 21,
+	VU_GET_CONFIG = 24,
+	VU_SET_CONFIG = 25,
 	VU_SET_STATUS = 39,
 	VU_GET_STATUS = 40,
 };
@@ -88,6 +90,7 @@ enum vu_slave_request {
 #define VU_PF_REPLY_ACK		3
 #define VU_PF_MTU		4
 #define VU_PF_SLAVE_REQ		5
+#define VU_PF_CONFIG		9
 #define VU_PF_SLAVE_SEND_FD	10
 #define VU_PF_HOST_NOTIFIER	11
 #define VU_PF_STATUS		16
@@ -132,6 +135,15 @@ struct vu_vring_area {
 	uint64_t offset;	/* in the fd that comes with it */
 };
 
+/* GET_CONFIG / SET_CONFIG payload: a window of the device's config. */
+#define VU_CONFIG_MAX		256
+struct vu_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VU_CONFIG_MAX];
+};
+
 struct vu_hdr {
 	uint32_t request;
 	uint32_t flags;
@@ -153,12 +165,24 @@ struct vu_msg {
 	unsigned int nr_fds;
 };
 
+/*
+ * Handles one request @m that came on the slave channel while a reply was
+ * awaited, answering it when it asks for an answer (vu_slave_handle());
+ * its fds are closed after it returns unless it took them (nr_fds = 0).
+ * A negative return ends the wait with that error.
+ */
+typedef int (*vu_slave_fn)(void *arg, struct vu_msg *m);
+
 struct vu_conn {
 	int fd;
 	int timeout_ms;		/* every receive; 0: VU_DEF_TIMEOUT_MS */
 	uint64_t features;	/* as last sent with SET_FEATURES */
 	uint64_t protocol;	/* as last sent with SET_PROTOCOL_FEATURES */
 	bool reply_ack;		/* ask for acks (REPLY_ACK negotiated) */
+	/* The slave channel vu_recv_reply() serves; see vu_serve_slave(). */
+	int slave_fd;
+	vu_slave_fn slave_fn;	/* NULL: none */
+	void *slave_arg;
 };
 
 /* ---- Connection ---- */
@@ -228,6 +252,14 @@ int vu_set_log_base(struct vu_conn *c, int fd, uint64_t size,
 		    uint64_t offset);
 int vu_set_status(struct vu_conn *c, uint8_t status);
 int vu_get_status(struct vu_conn *c, uint8_t *status);
+/*
+ * GET_CONFIG of @size bytes (the message carries @size as asked, even
+ * past VU_CONFIG_MAX) into @buf (up to VU_CONFIG_MAX); returns the size
+ * of the reply's payload, or a negative errno.
+ */
+int vu_get_config(struct vu_conn *c, uint32_t size, uint8_t *buf);
+int vu_set_config(struct vu_conn *c, uint32_t offset, const uint8_t *buf,
+		  uint32_t size);
 
 /* ---- Slave channel (backend to frontend requests) ---- */
 
@@ -244,6 +276,15 @@ struct vu_host_notifier {
  * SET_SLAVE_REQ_FD (SLAVE_REQ negotiated). Returns our end in @slave_fd.
  */
 int vu_set_slave_req_fd(struct vu_conn *c, int *slave_fd);
+/*
+ * Serve @slave_fd with @fn(@arg, msg) while waiting for every reply on
+ * @c from now on (@fn NULL: stop), as QEMU does: DPDK's vhost sends
+ * slave requests (host notifiers) from inside its handling of a request
+ * (SET_FEATURES, SET_VRING_ENABLE, GET_VRING_BASE, ...) and waits for
+ * their answers before it replies to that request.
+ */
+void vu_serve_slave(struct vu_conn *c, int slave_fd, vu_slave_fn fn,
+		    void *arg);
 /* Receive one request on the slave channel within @timeout_ms. */
 int vu_slave_recv(int slave_fd, int timeout_ms, struct vu_msg *m);
 /* Answer @req with @result (0: success) if it asked for a reply. */

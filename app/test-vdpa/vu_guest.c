@@ -46,6 +46,10 @@ static int
 negotiate(struct vu_guest *g, const struct vu_guest_params *p)
 {
 	uint64_t want = p->features != 0 ? p->features : DEF_FEATURES;
+
+	/* More than one pair by default: MQ, as a real frontend asks it. */
+	if (p->features == 0 && g->nr_queues > 2)
+		want |= 1ULL << VIRTIO_NET_F_MQ;
 	uint64_t pwant = p->protocol != 0 ? p->protocol : DEF_PROTOCOL;
 	int ret;
 
@@ -99,7 +103,8 @@ vu_guest_connect(struct vu_guest *g, const char *path,
 		g->kickfd[q] = -1;
 		g->callfd[q] = -1;
 	}
-	g->nr_queues = 2 * (p->nr_pairs != 0 ? p->nr_pairs : 1);
+	g->nr_queues = p->nr_queues != 0 ? p->nr_queues :
+		       2 * (p->nr_pairs != 0 ? p->nr_pairs : 1);
 	g->queue_size = p->queue_size != 0 ? p->queue_size : DEF_QUEUE_SIZE;
 	g->buf_cap = p->buf_cap != 0 ? p->buf_cap : DEF_BUF_CAP;
 	if (g->nr_queues > VU_GUEST_MAX_QUEUES)
@@ -171,10 +176,7 @@ vu_guest_queues_init(struct vu_guest *g)
 				   g->buf_cap);
 		if (ret < 0)
 			return report("queue layout", ret);
-		g->vq[q].event_idx =
-			!!(g->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
-		g->vq[q].mrg_rxbuf =
-			!!(g->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
+		vdrv_vq_set_features(&g->vq[q], g->features);
 		g->kickfd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		g->callfd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (g->kickfd[q] < 0 || g->callfd[q] < 0)
@@ -381,6 +383,13 @@ vu_guest_set_log(struct vu_guest *g, uint64_t size)
 int
 vu_guest_set_log_ext(struct vu_guest *g, uint64_t size, uint64_t file_len)
 {
+	return vu_guest_set_log_at(g, size, file_len, 0);
+}
+
+int
+vu_guest_set_log_at(struct vu_guest *g, uint64_t size, uint64_t file_len,
+		    uint64_t offset)
+{
 	uint64_t end = 0;
 	unsigned int i;
 	void *p;
@@ -401,16 +410,17 @@ vu_guest_set_log_ext(struct vu_guest *g, uint64_t size, uint64_t file_len)
 	if (file_len == 0)
 		file_len = size;
 	g->log_fd = memfd_create("vu-dirty-log", MFD_CLOEXEC);
-	if (g->log_fd < 0 || ftruncate(g->log_fd, (off_t)file_len) < 0)
+	if (g->log_fd < 0 ||
+	    ftruncate(g->log_fd, (off_t)(offset + file_len)) < 0)
 		return report("log memfd", -errno);
 	/* Map only what the file holds: that is what can be read back. */
 	g->log_size = file_len < size ? file_len : size;
 	p = mmap(NULL, g->log_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 g->log_fd, 0);
+		 g->log_fd, (off_t)offset);
 	if (p == MAP_FAILED)
 		return report("log mmap", -errno);
 	g->log = p;
-	ret = vu_set_log_base(&g->c, g->log_fd, size, 0);
+	ret = vu_set_log_base(&g->c, g->log_fd, size, offset);
 	return report("SET_LOG_BASE", ret);
 }
 
@@ -475,6 +485,7 @@ vu_guest_kick(struct vu_guest *g, uint16_t qid)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		*g->doorbell[qid] = qid;
 		g->kicks[qid]++;
+		g->doorbell_kicks[qid]++;
 		return;
 	}
 	if (write(g->kickfd[qid], &one, sizeof(one)) == sizeof(one))

@@ -6,7 +6,7 @@
 #define VU_GUEST_H
 
 /*
- * A virtio-net "guest" behind a vhost-user frontend: guest memory in
+ * A virtio-net (or virtio-blk) "guest" behind a vhost-user frontend: guest memory in
  * memfd regions (vring_drv's struct vdrv_mem), split virtqueues laid out
  * by vring_drv in region 0, and a vhost-user backend (the vDPA driver
  * behind dpdk-vdpa) as the device. A kick is a write to the queue's kick
@@ -37,13 +37,15 @@
 
 struct vu_guest_params {
 	uint16_t nr_pairs;	/* 0: 1 */
+	uint16_t nr_queues;	/* a blk guest's queues; 0: 2 * nr_pairs */
 	uint16_t queue_size;	/* 0: 256 */
 	uint32_t buf_cap;	/* 0: 2048 */
 	uint64_t mem_len;	/* region 0; 0: VU_GUEST_MEM_LEN */
 	uint64_t gpa;		/* region 0; 0: VU_GUEST_GPA */
 	/*
 	 * Features asked for; the backend's offer masks them. 0: VERSION_1,
-	 * MRG_RXBUF, EVENT_IDX, MAC, PROTOCOL_FEATURES.
+	 * MRG_RXBUF, EVENT_IDX, MAC, PROTOCOL_FEATURES (and MQ for more
+	 * than one pair).
 	 */
 	uint64_t features;
 	/* Protocol features asked for; 0: REPLY_ACK, MQ, LOG_SHMFD, STATUS. */
@@ -70,6 +72,7 @@ struct vu_guest {
 	int callfd[VU_GUEST_MAX_QUEUES];
 	uint64_t irqs[VU_GUEST_MAX_QUEUES];	/* call counts read so far */
 	uint64_t kicks[VU_GUEST_MAX_QUEUES];
+	uint64_t doorbell_kicks[VU_GUEST_MAX_QUEUES];	/* of kicks[] */
 	/*
 	 * A queue's doorbell in the device (a host notifier the caller
 	 * mapped): when set, a kick writes the queue index there instead
@@ -152,6 +155,12 @@ int vu_guest_set_log(struct vu_guest *g, uint64_t size);
 /* The same with a memfd of @file_len bytes (a hostile frontend's lie). */
 int vu_guest_set_log_ext(struct vu_guest *g, uint64_t size,
 			 uint64_t file_len);
+/*
+ * The general form: the log lies at @offset (page-aligned) of its memfd,
+ * which holds @file_len bytes from there (0: @size).
+ */
+int vu_guest_set_log_at(struct vu_guest *g, uint64_t size, uint64_t file_len,
+			uint64_t offset);
 /*
  * Start or stop logging as QEMU does: SET_FEATURES with LOG_ALL set or
  * cleared, then SET_VRING_ADDR of every queue with the log flag set or

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The ifcvf-vdpa authors
 #
-# Build the migration suite's guest: Debian's kernel and virtio-net
-# modules (../guest-kernel.sh) and an initramfs of busybox, the modules,
-# guest-init.sh as /init and the static traffic checker guest_ping.
+# Build the migration suite's guest: Debian's kernel and virtio-net and
+# virtio-blk modules (../guest-kernel.sh) and an initramfs of busybox, the
+# modules, <guest-init> as /init (the blk suite gives its own) and the
+# static traffic checker guest_ping.
 # The image is cached in <cache> under a key of all its inputs.
 #
 # usage: build-image.sh <cache> <guest-init> <guest_ping>
@@ -18,7 +19,7 @@ ping=$3
 modules="drivers/virtio/virtio_ring drivers/virtio/virtio
 drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
 drivers/virtio/virtio_pci net/core/failover drivers/net/net_failover
-drivers/net/virtio_net"
+drivers/net/virtio_net drivers/block/virtio_blk"
 
 die() {
 	echo "build-image: $*" >&2

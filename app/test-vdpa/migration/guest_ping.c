@@ -21,15 +21,37 @@
  * frame received counts as junk (PING-JUNK lines): the guest has no
  * address and IPv6 is off, so only the peer's replies may come.
  *
+ * Several instances may run side by side (one per queue pair, each pinned
+ * to a CPU: the guest's XPS maps CPU i to TX queue i). Instance <id> of
+ * <ids> uses ICMP identifier ICMP_IDENT + id, tags its counters
+ * "PING id=<id> cpu=<cpu now> t=..." and passes over the replies of its
+ * siblings (each of them sees every frame and checks its own); instance 0
+ * also prints the interface's per-queue packet counters (virtio-net's
+ * ethtool statistics):
+ *
+ *   PING-QUEUES rx0=<n> tx0=<n> rx1=<n> tx1=<n> ...
+ *
+ * With a <count> (ids 0 0 when alone) it stops sending once <count>
+ * replies came, settles the requests in flight (answered or timed out),
+ * prints its last counters, the interface's per-queue counters (also when
+ * alone) and "PING-DONE", and exits: the guest may then reset the device
+ * with nothing in flight (a module reload).
+ *
  * usage: guest_ping <ifname> <peer mac> [window] [period ms] [timeout ms]
+ *                   [id ids] [count]
  */
 
+#define _GNU_SOURCE	/* sched_getcpu */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +71,7 @@
 #define NR_SLOTS	65536	/* one per 16-bit ICMP sequence number */
 #define ICMP_IDENT	0x1fc5
 #define MAX_BAD_SHOWN	8
+#define MAX_QUEUES	16	/* per-queue counters shown */
 
 enum slot_state { SLOT_FREE, SLOT_OUT, SLOT_DONE, SLOT_LOST };
 
@@ -64,6 +87,9 @@ struct pinger {
 	uint8_t own[6];
 	uint8_t peer[6];
 	unsigned int window;
+	unsigned int id, ids;	/* this instance of several; ids 0: alone */
+	uint16_t ident;		/* ICMP identifier: ICMP_IDENT + id */
+	char ifname[IFNAMSIZ];
 	uint64_t timeout_ns;
 	uint32_t next_seq;	/* the next request's sequence number */
 	uint32_t oldest;	/* no request older than this is in flight */
@@ -139,7 +165,7 @@ build(uint8_t *f, uint32_t seq, int reply)
 	icmp[0] = reply ? 0 : 8;
 	icmp[1] = 0;
 	put16(icmp + 2, 0);
-	put16(icmp + 4, ICMP_IDENT);
+	put16(icmp + 4, P.ident);
 	put16(icmp + 6, seq & 0xffff);
 	pl[0] = seq >> 24;
 	pl[1] = seq >> 16;
@@ -151,10 +177,78 @@ build(uint8_t *f, uint32_t seq, int reply)
 	return HDR_LEN + plen;
 }
 
+/*
+ * Instance 0 of several: the per-queue packet counters of the interface,
+ * read as ethtool -S does (virtio-net names them rx_queue_<n>_packets and
+ * tx_queue_<n>_packets).
+ */
 static void
-report(uint64_t t0)
+report_queues(void)
 {
-	printf("PING t=%llu sent=%llu rcvd=%llu lost=%llu bad=%llu dup=%llu "
+	static struct ethtool_gstrings *names;
+	static struct ethtool_stats *st;
+	static unsigned int n;
+	char line[1024], name[ETH_GSTRING_LEN + 1], what[ETH_GSTRING_LEN];
+	unsigned int i, q;
+	struct ifreq ifr;
+	size_t len = 0;
+	char dir;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", P.ifname);
+	if (names == NULL) {
+		struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+
+		ifr.ifr_data = (void *)&info;
+		if (ioctl(P.fd, SIOCETHTOOL, &ifr) < 0 || info.n_stats == 0)
+			goto fail;
+		n = info.n_stats;
+		names = calloc(1, sizeof(*names) + n * ETH_GSTRING_LEN);
+		st = calloc(1, sizeof(*st) + n * sizeof(uint64_t));
+		if (names == NULL || st == NULL)
+			goto fail;
+		names->cmd = ETHTOOL_GSTRINGS;
+		names->string_set = ETH_SS_STATS;
+		names->len = n;
+		ifr.ifr_data = (void *)names;
+		if (ioctl(P.fd, SIOCETHTOOL, &ifr) < 0)
+			goto fail;
+	}
+	st->cmd = ETHTOOL_GSTATS;
+	st->n_stats = n;
+	ifr.ifr_data = (void *)st;
+	if (ioctl(P.fd, SIOCETHTOOL, &ifr) < 0)
+		goto fail;
+	len = (size_t)snprintf(line, sizeof(line), "PING-QUEUES");
+	for (i = 0; i < n && len < sizeof(line) - 32; i++) {
+		memcpy(name, names->data + i * ETH_GSTRING_LEN,
+		       ETH_GSTRING_LEN);
+		name[ETH_GSTRING_LEN] = '\0';
+		if (sscanf(name, "%cx_queue_%u_%31s", &dir, &q, what) == 3 &&
+		    (dir == 'r' || dir == 't') && q < MAX_QUEUES &&
+		    strcmp(what, "packets") == 0)
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+						" %cx%u=%llu", dir, q,
+						(unsigned long long)st->data[i]);
+	}
+	printf("%s\n", line);
+	return;
+fail:
+	printf("PING-QUEUES-ERROR %s: %s\n", P.ifname, strerror(errno));
+	free(names);
+	free(st);
+	names = NULL;
+	st = NULL;
+}
+
+static void
+report(uint64_t t0, int last)
+{
+	if (P.ids != 0)
+		printf("PING id=%u cpu=%d ", P.id, sched_getcpu());
+	else
+		printf("PING ");
+	printf("t=%llu sent=%llu rcvd=%llu lost=%llu bad=%llu dup=%llu "
 	       "late=%llu txerr=%llu out=%llu junk=%llu\n",
 	       (unsigned long long)((now_ns() - t0) / 1000000),
 	       (unsigned long long)P.sent, (unsigned long long)P.rcvd,
@@ -163,6 +257,8 @@ report(uint64_t t0)
 	       (unsigned long long)P.txerr,
 	       (unsigned long long)(P.sent - P.rcvd - P.lost),
 	       (unsigned long long)P.junk);
+	if ((P.ids != 0 && P.id == 0) || last)
+		report_queues();
 	fflush(stdout);
 }
 
@@ -221,7 +317,7 @@ receive(void)
 	socklen_t flen;
 	ssize_t n;
 	struct slot *s;
-	uint16_t seq16;
+	uint16_t seq16, ident;
 
 	for (;;) {
 		flen = sizeof(from);
@@ -231,16 +327,22 @@ receive(void)
 			return;
 		if (from.sll_pkttype == PACKET_OUTGOING)
 			continue;
+		/* The peer's answer to the guest's announce (see the filter). */
+		if (n >= ETH_LEN && f[12] == 0x08 && f[13] == 0x06)
+			continue;
 		/*
 		 * Nothing but replies to us may come: anything else (a
 		 * buffer the device filled and the migration did not carry
-		 * shows up as an old frame, or zeros) is junk.
+		 * shows up as an old frame, or zeros) is junk. A sibling
+		 * instance's reply is its own to check.
 		 */
+		ident = n < HDR_LEN ? 0 : (uint16_t)(
+			f[ETH_LEN + IP_LEN + 4] << 8 | f[ETH_LEN + IP_LEN + 5]);
 		if (n < HDR_LEN || f[12] != 0x08 || f[13] != 0x00 ||
 		    f[ETH_LEN + 9] != IPPROTO_ICMP ||
 		    f[ETH_LEN + IP_LEN] != 0 ||
-		    f[ETH_LEN + IP_LEN + 4] != ICMP_IDENT >> 8 ||
-		    f[ETH_LEN + IP_LEN + 5] != (ICMP_IDENT & 0xff)) {
+		    ident < ICMP_IDENT ||
+		    ident >= ICMP_IDENT + (P.ids != 0 ? P.ids : 1)) {
 			if (++P.junk <= MAX_BAD_SHOWN)
 				printf("PING-JUNK len=%zd type=0x%02x%02x "
 				       "bytes=%02x%02x%02x%02x%02x%02x\n", n,
@@ -248,6 +350,8 @@ receive(void)
 				       f[4], f[5]);
 			continue;
 		}
+		if (ident != P.ident)
+			continue;
 		seq16 = (uint16_t)(f[ETH_LEN + IP_LEN + 6] << 8 |
 				   f[ETH_LEN + IP_LEN + 7]);
 		s = &P.slots[seq16];
@@ -302,6 +406,47 @@ parse_mac(const char *s, uint8_t *mac)
 	return 0;
 }
 
+/*
+ * Keep off the socket what is not ours to check: the frames we (and our
+ * siblings) send, and the siblings' replies. With several checkers every
+ * socket would otherwise queue every frame, and one starved of CPU (CPU 0
+ * takes the device's interrupt) overflows its receive buffer. Anything
+ * else still comes, to be checked or counted as junk (but for IP frames
+ * too short to hold an ICMP header: the filter drops what it cannot read),
+ * except ARP: the guest has an address so that it announces itself after
+ * a migration (GUEST_ANNOUNCE: a gratuitous ARP), and the peer, an echo
+ * responder, answers that ARP.
+ */
+static int
+attach_filter(void)
+{
+	uint16_t first = ICMP_IDENT, end = ICMP_IDENT + (P.ids ? P.ids : 1);
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 12, 0),
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),		/* ethertype */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IP, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 9, 8),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ETH_LEN + 9),	/* proto */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 0, 6),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ETH_LEN + IP_LEN), /* type */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 4),
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, ETH_LEN + IP_LEN + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, P.ident, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, first, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, end, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),		/* keep */
+		BPF_STMT(BPF_RET | BPF_K, 0),			/* drop */
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(code) / sizeof(code[0]),
+		.filter = code,
+	};
+
+	return setsockopt(P.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			  sizeof(prog));
+}
+
 static int
 open_socket(const char *ifname)
 {
@@ -311,6 +456,7 @@ open_socket(const char *ifname)
 	P.fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	if (P.fd < 0)
 		return -1;
+	snprintf(P.ifname, sizeof(P.ifname), "%s", ifname);
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(P.fd, SIOCGIFINDEX, &ifr) < 0)
@@ -323,51 +469,71 @@ open_socket(const char *ifname)
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = P.ifindex;
+	if (attach_filter() < 0)
+		return -1;
 	return bind(P.fd, (struct sockaddr *)&sll, sizeof(sll));
 }
 
 int
 main(int argc, char **argv)
 {
-	uint64_t t0, now, next_report, period_ns;
+	uint64_t t0, now, next_report, period_ns, count = 0;
 	struct pollfd pfd;
 
 	if (argc < 3 || parse_mac(argv[2], P.peer) < 0) {
 		fprintf(stderr, "usage: %s <ifname> <peer mac> [window] "
-			"[period ms] [timeout ms]\n", argv[0]);
+			"[period ms] [timeout ms] [id ids]\n", argv[0]);
 		return 2;
 	}
 	P.window = argc > 3 ? (unsigned int)atoi(argv[3]) : 32;
 	period_ns = (argc > 4 ? strtoull(argv[4], NULL, 0) : 250) * 1000000;
 	P.timeout_ns = (argc > 5 ? strtoull(argv[5], NULL, 0) : 2000) *
 		       1000000;
+	if (argc > 7) {
+		P.id = (unsigned int)atoi(argv[6]);
+		P.ids = (unsigned int)atoi(argv[7]);
+	}
+	if (argc > 8)
+		count = strtoull(argv[8], NULL, 0);
+	P.ident = (uint16_t)(ICMP_IDENT + P.id);
 	if (P.window < 1 || P.window > 1024) {
 		fprintf(stderr, "window: 1 to 1024\n");
+		return 2;
+	}
+	if (P.ids > MAX_QUEUES || (P.ids != 0 && P.id >= P.ids)) {
+		fprintf(stderr, "id ids: 0 <= id < ids <= %d\n", MAX_QUEUES);
 		return 2;
 	}
 	if (open_socket(argv[1]) < 0) {
 		printf("PING-ERROR %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	printf("PING-START if=%s mac=%02x:%02x:%02x:%02x:%02x:%02x window=%u\n",
-	       argv[1], P.own[0], P.own[1], P.own[2], P.own[3], P.own[4],
-	       P.own[5], P.window);
+	printf("PING-START if=%s mac=%02x:%02x:%02x:%02x:%02x:%02x window=%u "
+	       "id=%u of %u\n", argv[1], P.own[0], P.own[1], P.own[2],
+	       P.own[3], P.own[4], P.own[5], P.window, P.id, P.ids);
 	t0 = now_ns();
 	next_report = t0 + period_ns;
 	pfd.fd = P.fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		while (P.sent - P.rcvd - P.lost < P.window)
+		while ((count == 0 || P.rcvd < count) &&
+		       P.sent - P.rcvd - P.lost < P.window)
 			if (send_one() < 0)
 				break;
 		poll(&pfd, 1, 5);
 		receive();
 		now = now_ns();
 		expire(now);
+		if (count != 0 && P.rcvd >= count &&
+		    P.sent == P.rcvd + P.lost) {
+			report(t0, 1);
+			printf("PING-DONE\n");
+			fflush(stdout);
+			return 0;
+		}
 		if (now >= next_report) {
-			report(t0);
+			report(t0, 0);
 			next_report = now + period_ns;
 		}
 	}
-	return 0;
 }

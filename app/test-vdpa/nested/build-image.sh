@@ -11,6 +11,9 @@
 #
 # usage: build-image.sh <cache> <guest-init> <librte_vdpa_ifc.so>
 #                       <dpdk-vdpa> <vdpa_traffic> <vu_notifier>
+#                       <librte_vdpa_ifcvf_oot.so>
+# The last is the file meson install puts into DPDK's plugin folder; the
+# guest has it alone in a plugin folder of its own, /opt/pmds.
 # prints: <kernel> <initramfs>
 set -eu
 
@@ -20,6 +23,7 @@ driver=$3
 vdpa=$4
 traffic=$5
 notifier=$6
+installed=$7
 
 multiarch=x86_64-linux-gnu
 pmd_dir=/usr/lib/$multiarch/dpdk/pmds-23.0
@@ -55,7 +59,7 @@ done
 
 key=$( {
 	cat "$kdir/.done" "$0" "$fetch" "$init" "$driver" "$vdpa" \
-		"$traffic" "$notifier" "$testpmd" "$busybox"
+		"$traffic" "$notifier" "$installed" "$testpmd" "$busybox"
 	for p in $plugins; do cat "$pmd_dir/$p.so"; done
 	dpkg-query -W -f='${Version}\n' libdpdk-dev libc6 2>/dev/null
 } | sha256sum | cut -c1-16)
@@ -89,6 +93,8 @@ cp "$vdpa" "$root/opt/dpdk-vdpa"
 cp "$traffic" "$root/opt/vdpa_traffic"
 cp "$notifier" "$root/opt/vu_notifier"
 cp "$driver" "$root/opt/librte_vdpa_ifc.so"
+mkdir -p "$root/opt/pmds"
+cp "$installed" "$root/opt/pmds/$(basename "$installed")"
 
 for m in $modules; do
 	cp "$kdir/lib/modules/$kver/kernel/$m.ko" "$root/modules/" ||

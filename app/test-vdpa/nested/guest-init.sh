@@ -5,8 +5,12 @@
 # /init of the nested suite's guest. It binds the two virtio-net-pci
 # devices to vfio-pci, runs dpdk-vdpa with the driver on both, checks
 # traffic through them with two net_virtio_user frontends, host notifiers
-# (vu_notifier kicking the VFs' doorbells itself) with DPDK's own IFC
-# plugin loaded too, then the net_virtio fallback, and prints to the
+# (vu_notifier kicking VF0's page-per-vq doorbells itself, VF1's through
+# the relay; then SW live migration of VF0, its notifiers withdrawn; then
+# refused) with DPDK's own IFC plugin loaded too, then devargs (vdpa=1 with
+# an unknown key refused; class=vdpa with the installed plugin from a
+# plugin folder;
+# without vdpa=1 net_virtio's, its own devargs too), and prints to the
 # serial console:
 #   NESTED-TEST <name>: PASS|FAIL [reason]
 #   NESTED-RESULT: PASS|FAIL
@@ -346,35 +350,62 @@ vdpa_stats() {
 	done | tr '\n' ' '
 }
 
-# notifier <name> [args]: vu_notifier on both ports (<name> a shell
-# word), held once its traffic is through; sets KICKS to the driver's
-# kicks_relayed of the four queues (read while connected), then lets it
-# finish. 0 if it passed.
+# notifier <name> <checkpoints> [args]: vu_notifier --hold on both ports
+# (<name> a shell word); at each of its checkpoints (configured, direct,
+# logging, log-off) sets KICKS_<checkpoint> (- as _) to the driver's
+# kicks_relayed of the four queues (VF0 q0 q1, VF1 q0 q1), read while
+# connected, then lets it go on. 0 if it passed.
 notifier() {
 	name=$1
-	shift
+	cps=$2
+	shift 2
+	unset KICKS_configured KICKS_direct KICKS_logging KICKS_log_off
 	start_bg "$name" /opt/vu_notifier --hold "$@" /tmp/vn-0 /tmp/vn-1
-	wait_for 60 up "$name" grep -q "^holding" "/tmp/$name.log"
-	KICKS=$(vdpa_stats kicks_relayed)
-	say "$name: kicks_relayed (VF0 q0 q1, VF1 q0 q1):$KICKS"
-	eval "echo >&\$FD_$name"
+	for cp in $cps; do
+		wait_for 60 up "$name" grep -q "^holding $cp\$" "/tmp/$name.log" ||
+			break
+		k=$(vdpa_stats kicks_relayed)
+		eval "KICKS_$(echo "$cp" | tr - _)=\"\$k\""
+		say "$name: $cp: kicks_relayed (VF0 q0 q1, VF1 q0 q1):$k"
+		eval "echo >&\$FD_$name"
+	done
 	wait_for 20 eval "! alive \$PID_$name"
 	stop_bg "$name" >/dev/null
 	grep -q "^result: PASS" "/tmp/$name.log"
 }
 
-# kicks_all zero|nonzero: each of the four values in $KICKS is.
-kicks_all() {
-	want=$1
-	set -- $KICKS
-	[ $# = 4 ] || return 1
-	for k in "$@"; do
-		if [ "$k" = 0 ]; then
-			[ "$want" = zero ] || return 1
-		else
-			[ "$want" = nonzero ] || return 1
-		fi
+# kicks_grew <from> <to> <4 x 0|+>: kicks_relayed of each queue did not
+# move (0) or grew (+) from checkpoint <from> to <to> (- written _); sets
+# GREW to the four differences.
+kicks_grew() {
+	eval "ka=\$KICKS_$1 kb=\$KICKS_$2"
+	shift 2
+	set -- $ka $kb "$@"
+	GREW="?"
+	[ $# = 12 ] || return 1
+	GREW="$(($5 - $1)) $(($6 - $2)) $(($7 - $3)) $(($8 - $4))"
+	shift 8
+	for d in $GREW; do
+		case "$1:$d" in
+		0:0) ;;
+		+:0|+:-*) return 1 ;;
+		+:*) ;;
+		*) return 1 ;;
+		esac
+		shift
 	done
+}
+
+# fe_kicks <log> <phase> <dev> <queue> doorbell|eventfd: the frontend's
+# kicks of that queue in that phase, the way it says.
+fe_kicks() {
+	sed -n "s/^kicks: $2: dev $3 queue $4: \([0-9]*\) through the doorbell, \([0-9]*\) through the eventfd\$/\1 \2/p" "$1" |
+		{ read -r bell efd; [ "$5" = doorbell ] && echo "${bell:-}" || echo "${efd:-}"; }
+}
+
+# count <regex> <file>
+count() {
+	grep -c "$1" "$2"
 }
 
 if start_vdpa_cli; then
@@ -395,53 +426,178 @@ if start_vdpa_cli; then
 		result dpdk-ifc-coexist 0
 	fi
 
-	# Doorbells mapped from the VFIO device fd: no kick through the relay.
-	notifier notifier
+	# VF0 (page-per-vq) gets a host notifier per queue, VF1 (doorbells
+	# 4 bytes apart) none: VF0 kicks only its mapped doorbells, the
+	# relay VF1's eventfds.
+	log=/tmp/notifier.log
+	notifier notifier "configured direct logging log-off" --migrate
 	rc=$?
-	mapped=$(grep -c "^notifier: dev . queue .: anon_inode:\[vfio-device\] region " /tmp/notifier.log)
-	if [ $rc != 0 ]; then
-		result host-notifier 1 "$(grep "^result:" /tmp/notifier.log)"
-	elif [ "$mapped" != 4 ] || ! grep -q "^notifier: 4 of 4 doorbells mapped" /tmp/notifier.log; then
-		result host-notifier 1 "$mapped VFIO doorbells mapped, 4 wanted"
-	elif [ "$(grep -c "^kicks: .* through the doorbell" /tmp/notifier.log)" != 4 ]; then
-		result host-notifier 1 "not every queue kicked through its doorbell"
-	elif ! kicks_all zero; then
-		result host-notifier 1 "the relay kicked:$KICKS"
-	elif grep -q "doorbells go through the relay" /tmp/vdpa2.log; then
-		result host-notifier 1 "the driver saw host notifiers refused"
+	offer="offered anon_inode:\[vfio-device\] region [0-9]* + 0x[0-9a-f]*000 size 0x1000, page-aligned, region mmap-able"
+	if [ -z "${KICKS_direct:-}" ]; then
+		result host-notifier 1 "$(grep "^result:" $log)"
+	elif [ "$(count "^notifier: setup: dev 0 queue [01]: $offer" $log)" != 2 ]; then
+		result host-notifier 1 "VF0 (page-per-vq): not one page-aligned VFIO doorbell offer per queue"
+	elif [ "$(count "^notifier: setup: dev 1 queue [01]: none" $log)" != 2 ]; then
+		result host-notifier 1 "VF1 (notify_off_multiplier 4) got a notifier message"
+	elif ! grep -q "^notifier: setup: 2 of 4 doorbells mapped" $log; then
+		result host-notifier 1 "$(grep "^notifier: setup: .* mapped" $log)"
+	elif [ "$(count "^kicks: direct: dev 0 queue .: [1-9][0-9]* through the doorbell, 0 through the eventfd" $log)" != 2 ] ||
+	     [ "$(count "^kicks: direct: dev 1 queue .: 0 through the doorbell, [1-9][0-9]* through the eventfd" $log)" != 2 ]; then
+		result host-notifier 1 "kicks did not go VF0 doorbells, VF1 eventfds"
+	elif ! kicks_grew configured direct 0 0 + +; then
+		result host-notifier 1 "kicks_relayed during the traffic: $GREW, want 0 0 >0 >0"
 	else
 		result host-notifier 0
 	fi
 
-	# As QEMU answers (it maps the offset as given): an unaligned
-	# doorbell is refused, vhost withdraws them all, the relay kicks.
-	notifier refused --reject-unaligned
+	# SW live migration of VF0 with its doorbells mapped: both withdrawn
+	# during SET_FEATURES (LOG_ALL), kicks through the eventfds and
+	# relayed, every page the device wrote logged; logging off leaves a
+	# plain virtio VF on shadow rings: nothing offered again.
+	kicks_grew direct logging + + + +
+	ok=$?
+	set -- $GREW
+	for q in 0 1; do
+		efd=$(fe_kicks $log logging 0 $q eventfd)
+		say "notifier: logging: VF0 queue $q: ${efd:-?} eventfd kicks, ${1:-?} relayed"
+		[ -n "$efd" ] && [ "$1" -le "$efd" ] 2>/dev/null || ok=1
+		shift
+	done
+	if [ $rc != 0 ]; then
+		result host-notifier-sw-lm 1 "$(grep "^result:" $log)"
+	elif [ "$(count "^notifier: log-on: dev 0 queue [01]: withdrawn" $log)" != 2 ]; then
+		result host-notifier-sw-lm 1 "VF0's doorbells were not withdrawn once each at LOG_ALL"
+	elif [ "$(count "^kicks: logging: dev 0 queue .: 0 through the doorbell, [1-9][0-9]* through the eventfd" $log)" != 2 ]; then
+		result host-notifier-sw-lm 1 "VF0 did not kick through its eventfds while logging"
+	elif [ $ok != 0 ]; then
+		result host-notifier-sw-lm 1 "kicks_relayed while logging: $GREW (each more than 0, VF0's at most its eventfd kicks)"
+	elif ! grep -q "^log: dev 0: [1-9][0-9]* RX buffers written while logging ([1-9][0-9]* pages), 0 of those pages not logged; 0 used-ring pages not logged" $log; then
+		result host-notifier-sw-lm 1 "$(grep "^log: dev 0: [0-9]* RX" $log)"
+	elif ! grep -q "^notifier: log-off: dev 0: 0 doorbells offered again, 0 mapped" $log; then
+		result host-notifier-sw-lm 1 "$(grep "^notifier: log-off: dev 0:" $log) (a virtio VF stays on shadow rings)"
+	elif ! kicks_grew logging log_off + + + +; then
+		result host-notifier-sw-lm 1 "kicks_relayed after logging off: $GREW, want all >0"
+	else
+		result host-notifier-sw-lm 0
+	fi
+
+	# A frontend that cannot map a doorbell refuses it: vhost withdraws
+	# it, the driver says so, and the relay takes every kick.
+	log=/tmp/refused.log
+	notifier refused "configured direct" --reject
 	rc=$?
 	if [ $rc != 0 ]; then
-		result host-notifier-refused 1 "$(grep "^result:" /tmp/refused.log)"
-	elif [ "$(grep -c "^kicks: .* through the eventfd" /tmp/refused.log)" != 4 ]; then
+		result host-notifier-refused 1 "$(grep "^result:" $log)"
+	elif [ "$(count "^notifier: setup: dev 0 queue [01]: refused (--reject)" $log)" != 2 ] ||
+	     [ "$(count "^notifier: setup: dev 0 queue [01]: withdrawn" $log)" != 2 ]; then
+		result host-notifier-refused 1 "VF0's offers were not refused and withdrawn once each"
+	elif ! grep -q "^notifier: setup: 0 of 4 doorbells mapped" $log ||
+	     [ "$(count "^kicks: direct: dev . queue .: 0 through the doorbell, [1-9][0-9]* through the eventfd" $log)" != 4 ]; then
 		result host-notifier-refused 1 "a doorbell was kept"
-	elif ! kicks_all nonzero; then
-		result host-notifier-refused 1 "the relay did not kick:$KICKS"
-	elif ! grep -q "doorbells go through the relay" /tmp/vdpa2.log; then
+	elif ! kicks_grew configured direct + + + +; then
+		result host-notifier-refused 1 "kicks_relayed during the traffic: $GREW, want all >0"
+	elif ! grep -q "no host notifier, kicks go through the relay" /tmp/vdpa2.log; then
 		result host-notifier-refused 1 "the driver did not see the refusal"
 	else
 		result host-notifier-refused 0
+	fi
+
+	# A legacy frontend (no VERSION_1, 10-byte headers): the driver
+	# programs QEMU's modern-only VFs with that set; QEMU keeps
+	# FEATURES_OK for it (virtio_set_status() validates only VERSION_1
+	# sets) and uses the legacy header; frames both ways, byte for byte.
+	notifier legacy "configured direct" --legacy
+	rc=$?
+	if [ $rc != 0 ]; then
+		result legacy-frontend 1 "$(grep "^result:" /tmp/legacy.log)"
+	elif [ "$(grep -c "^legacy: .* 10-byte net headers" /tmp/legacy.log)" != 2 ]; then
+		result legacy-frontend 1 "not a legacy set on both ports"
+	elif grep -q "refused FEATURES_OK" /tmp/vdpa2.log; then
+		result legacy-frontend 1 "$(grep -m1 "refused FEATURES_OK" /tmp/vdpa2.log)"
+	else
+		result legacy-frontend 0
 	fi
 	echo quit >&"$FD_vdpa2"
 	wait_for 20 eval "! alive $PID_vdpa2" || stop_bg vdpa2
 else
 	result dpdk-ifc-coexist 1 "dpdk-vdpa --interactive did not create its ports"
 	result host-notifier 1 "no dpdk-vdpa"
+	result host-notifier-sw-lm 1 "no dpdk-vdpa"
 	result host-notifier-refused 1 "no dpdk-vdpa"
+	result legacy-frontend 1 "no dpdk-vdpa"
 fi
 
-# Without vdpa=1, net_virtio keeps the devices, with the driver loaded.
+# vdpa=1 with a key the driver does not know: VF0 refused (by name),
+# VF1 claimed, the process up.
+# listed <bdf>: a row of dpdk-vdpa $LISTING's "list" names it.
+LISTING=
+listed() {
+	grep -q "^$1	" "/tmp/$LISTING.log"
+}
+# vdpa_listing <name> <bdf> <EAL args...>: an interactive dpdk-vdpa <name>
+# asked to "list"; 0 once a row names <bdf> (and the rest had a second).
+vdpa_listing() {
+	LISTING=$1
+	b=$2
+	shift 2
+	start_bg "$LISTING" /opt/dpdk-vdpa -l 0 --file-prefix "$LISTING" "$@" \
+		-- --interactive
+	eval "echo list >&\$FD_$LISTING"
+	wait_for 60 up "$LISTING" listed "$b" || return 1
+	sleep 1
+}
+if ! vdpa_listing vdpa3 "$BDF1" -a "$BDF0,vdpa=1,bogus=1" -a "$BDF1,vdpa=1" \
+	-d librte_vdpa_ifc.so; then
+	result devargs-refused 1 "dpdk-vdpa did not list $BDF1 (vdpa=1)"
+else
+	if listed "$BDF0"; then
+		result devargs-refused 1 "$BDF0 (vdpa=1,bogus=1) is a vDPA device"
+	elif ! alive "$PID_vdpa3"; then
+		result devargs-refused 1 "dpdk-vdpa died"
+	elif ! grep -q "bogus" /tmp/vdpa3.log; then
+		result devargs-refused 1 "nothing logged names the key bogus"
+	else
+		result devargs-refused 0
+	fi
+fi
+echo quit >&"$FD_vdpa3"
+wait_for 20 eval "! alive $PID_vdpa3" || stop_bg vdpa3
+
+# class=vdpa instead of vdpa=1, the driver as meson installs it
+# (librte_vdpa_ifcvf_oot.so) loaded from a plugin folder (-d /opt/pmds,
+# no file named) next to DPDK's own IFC driver from EAL's: ours claims
+# both VFs, net_ifcvf none.
+if ! vdpa_listing vdpa4 "$BDF1" -a "$BDF0,class=vdpa" -a "$BDF1,class=vdpa" \
+	-d /opt/pmds; then
+	result class-vdpa 1 "dpdk-vdpa did not list $BDF1 (class=vdpa)"
+else
+	maps=/proc/$PID_vdpa4/maps
+	ours=$(grep -c "Probe PCI driver: vdpa_ifcvf_oot .* device: \($BDF0\|$BDF1\)" /tmp/vdpa4.log)
+	theirs=$(grep -c "Probe PCI driver: net_ifcvf" /tmp/vdpa4.log)
+	if ! listed "$BDF0"; then
+		result class-vdpa 1 "$BDF0 (class=vdpa) is not a vDPA device"
+	elif ! grep -q " /opt/pmds/librte_vdpa_ifcvf_oot.so" "$maps"; then
+		result class-vdpa 1 "the installed plugin is not loaded"
+	elif grep -q " /opt/librte_vdpa_ifc.so" "$maps"; then
+		result class-vdpa 1 "the build's plugin was loaded"
+	elif ! grep -q "$PMD_DIR/librte_vdpa_ifc.so" "$maps"; then
+		result class-vdpa 1 "DPDK's IFC plugin is not loaded"
+	elif [ "$ours" != 2 ] || [ "$theirs" != 0 ]; then
+		result class-vdpa 1 "vdpa_ifcvf_oot probed $ours, net_ifcvf $theirs"
+	else
+		result class-vdpa 0
+	fi
+fi
+echo quit >&"$FD_vdpa4"
+wait_for 20 eval "! alive $PID_vdpa4" || stop_bg vdpa4
+
+# Without vdpa=1, net_virtio keeps the devices, with the driver loaded,
+# VF0's devargs one of net_virtio's own (its port then says 10 Gbps).
 logs="$logs /tmp/virtio.log"
 (echo "show port info all"; echo "start tx_first"; sleep 3; echo "stop";
 	echo "quit") | timeout 120 dpdk-testpmd -l 0-1 --file-prefix virtio \
-	-a "$BDF0" -a "$BDF1" -d librte_vdpa_ifc.so -- -i $PMD_ARGS \
-	>/tmp/virtio.log 2>&1
+	-a "$BDF0,speed=10000" -a "$BDF1" -d librte_vdpa_ifc.so -- -i \
+	$PMD_ARGS >/tmp/virtio.log 2>&1
 rc=$?
 n=$(grep -c "Driver name: net_virtio" /tmp/virtio.log)
 rx=$(awk '/Accumulated forward statistics/ { a = 1 }
@@ -451,6 +607,17 @@ if [ $rc = 0 ] && [ "$n" = 2 ] && [ "${rx:-0}" -gt 0 ]; then
 else
 	result net-virtio 1 "exit $rc, $n net_virtio ports, ${rx:-?} frames"
 fi
+# VF0's block of "show port info": its driver and link speed.
+vf0=$(awk -v dev="Device name: $BDF0" '
+	/^\*+ Infos for port/ { on = 0 }
+	$0 == dev { on = 1 }
+	on && /^(Driver name|Link speed):/ { printf "%s; ", $0 }' /tmp/virtio.log)
+case "$vf0" in
+"Driver name: net_virtio; Link speed: 10 Gbps; ")
+	result net-virtio-devargs 0 ;;
+*)
+	result net-virtio-devargs 1 "$BDF0,speed=10000: ${vf0:-no port}" ;;
+esac
 
 if dmesg | grep -i dmar | grep -qi fault; then
 	result no-dmar-fault 1 "$(dmesg | grep -i dmar | grep -i fault | head -n 3)"

@@ -28,8 +28,11 @@ BOOT_TIMEOUT = 300  # seconds for the whole guest run (about 15 s here)
 EXPECTED = [
     "vfio-bind", "vdpa-probe", "traffic", "reconnect-vf0", "via-macswap",
     "reconnect-vf1", "dma-unmapped", "msix-vfio", "vdpa-exit",
-    "dpdk-ifc-coexist", "host-notifier", "host-notifier-refused",
-    "net-virtio", "no-dmar-fault", "qemu-no-device-error",
+    "dpdk-ifc-coexist", "host-notifier", "host-notifier-sw-lm",
+    "host-notifier-refused", "legacy-frontend",
+    "devargs-refused", "class-vdpa", "net-virtio", "net-virtio-devargs",
+    "no-dmar-fault",
+    "qemu-no-device-error",
 ]
 # QEMU's own complaints about what a driver did to its devices (e.g.
 # "wrong value for queue_enable 0", "Guest moved used index from ...").
@@ -74,10 +77,14 @@ def qemu_cmd(kernel, initrd):
         "-append", "console=ttyS0 intel_iommu=on iommu=pt hugepages=128 "
                    "panic=-1 loglevel=4",
     ]
-    for i in range(2):
+    # VF0 has each queue's doorbell on a page of its own (page-per-vq):
+    # the driver offers it host notifiers. VF1 keeps QEMU's default,
+    # doorbells 4 bytes apart (notify_off_multiplier 4): none for it.
+    for i, ppv in enumerate(("on", "off")):
         cmd += ["-netdev", f"hubport,id=hp{i},hubid=0",
                 "-device", f"virtio-net-pci,netdev=hp{i},disable-legacy=on,"
                            f"iommu_platform=on,ats=on,romfile=,"
+                           f"page-per-vq={ppv},"
                            f"mac=52:54:00:00:00:0{i + 1}"]
     return cmd
 
@@ -85,7 +92,7 @@ def qemu_cmd(kernel, initrd):
 def build_image(args):
     cmd = ["sh", os.path.join(HERE, "build-image.sh"), args.cache,
            os.path.join(HERE, "guest-init.sh"), args.driver, args.vdpa,
-           args.traffic, args.notifier]
+           args.traffic, args.notifier, args.installed]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=BUILD_TIMEOUT)
@@ -159,6 +166,9 @@ def main():
     ap.add_argument("--vdpa", required=True)
     ap.add_argument("--traffic", required=True)
     ap.add_argument("--notifier", required=True)
+    # The file meson install puts in DPDK's plugin folder
+    # (librte_vdpa_ifcvf_oot.so): the guest's /opt/pmds holds it.
+    ap.add_argument("--installed", required=True)
     args = ap.parse_args()
 
     why = qemu_usable()

@@ -12,8 +12,11 @@
  * buffers the device filled and the used ring it wrote.
  */
 
+#define _GNU_SOURCE	/* mremap() */
+
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -117,50 +120,222 @@ unmap_lm_window(struct ifcvf_internal *ifc)
 }
 
 /*
- * vhost's dirty log, checked to be backed by memory from end to end: a
- * log file shorter than the frontend declared would fault whoever writes
- * its tail (the relay, or the VF's DMA).
+ * Where the log really is. DPDK 22.11's vhost maps the log file from the
+ * frontend's mmap offset and then adds that offset to the address again
+ * (SET_LOG_BASE), so with a non-zero offset the base it reports lies
+ * past the mapping. That mapping is recognised in /proc/self/maps: it
+ * is a shared writable mapping that starts @off bytes below @base, maps
+ * the file from @off and is as long as the log. A vhost that maps the file
+ * from 0 reports a base inside a mapping of offset 0, which never matches
+ * that: then the log must lie in one shared writable mapping where vhost
+ * says. 0 when it does not.
+ */
+static uint64_t
+log_locate(uint64_t base, uint64_t size)
+{
+	uint64_t start, end, off, want = RTE_ALIGN_CEIL(size, getpagesize());
+	uint64_t found = 0;
+	char line[512], perms[8];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64,
+			   &start, &end, perms, &off) != 4)
+			continue;
+		/* vhost maps the log shared, readable and writable. */
+		if (strcmp(perms, "rw-s") != 0)
+			continue;
+		if (off != 0 && start + off == base && end - start == want) {
+			found = start;
+			break;
+		}
+		if (base >= start && size <= end - start &&
+		    base - start <= end - start - size)
+			found = base;	/* as reported, if nothing better */
+	}
+	fclose(f);
+	return found;
+}
+
+static void
+log_release(struct ifcvf_internal *ifc)
+{
+	if (ifc->log_map != NULL)
+		munmap(ifc->log_map, ifc->log_map_len);
+	ifc->log_map = NULL;
+	ifc->log_map_len = 0;
+	ifc->log = NULL;
+	ifc->log_size = 0;
+	ifc->log_vhost_base = 0;
+}
+
+/*
+ * Take the log vhost reports at @vhost_base: located (log_locate),
+ * checked to be backed by memory from end to end (a log file shorter than
+ * the frontend declared would fault whoever writes its tail, the relay or
+ * the VF's DMA), and mapped again by the driver itself (mremap of size 0
+ * maps the same shared pages): vhost unmaps its own mapping at the next
+ * SET_LOG_BASE, before the driver hears of it; the driver's stays until
+ * it lets go, and writes to it still reach the frontend's file.
  */
 static int
-get_log(struct ifcvf_internal *ifc, uint64_t *base, uint64_t *size)
+log_take(struct ifcvf_internal *ifc, uint64_t vhost_base, uint64_t size)
 {
-	uintptr_t start, end;
+	uint64_t real = log_locate(vhost_base, size);
+	uintptr_t start = RTE_ALIGN_FLOOR(real, (uintptr_t)getpagesize());
+	uintptr_t end = RTE_ALIGN_CEIL(real + size, (uintptr_t)getpagesize());
+	void *map;
 
-	if (rte_vhost_get_log_base(ifc->vid, base, size) < 0 ||
-	    *base == 0 || *size == 0) {
+	if (real == 0) {
+		IFCVF_LOG(ERR, "%s: the dirty log (%" PRIu64 " bytes) is in no shared mapping",
+			  ifc->rte_dev->name, size);
+		return -EINVAL;
+	}
+
+	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) < 0 &&
+	    errno != EINVAL) {
+		IFCVF_LOG(ERR, "%s: the dirty log (%" PRIu64 " bytes) is not all backed by memory: %s",
+			  ifc->rte_dev->name, size, strerror(errno));
+		return -EFAULT;
+	}
+	map = mremap((void *)start, 0, end - start, MREMAP_MAYMOVE);
+	if (map == MAP_FAILED) {
+		IFCVF_LOG(ERR, "%s: the dirty log is not a shared mapping: %s",
+			  ifc->rte_dev->name, strerror(errno));
+		return -EINVAL;
+	}
+	log_release(ifc);
+	ifc->log_map = map;
+	ifc->log_map_len = end - start;
+	ifc->log = (uint8_t *)map + (real - start);
+	ifc->log_size = size;
+	ifc->log_vhost_base = vhost_base;
+	return 0;
+}
+
+static int
+get_log(struct ifcvf_internal *ifc)
+{
+	uint64_t base = 0, size = 0;
+
+	if (rte_vhost_get_log_base(ifc->vid, &base, &size) < 0 ||
+	    base == 0 || size == 0) {
 		IFCVF_LOG(ERR, "%s: LOG_ALL without a dirty log",
 			  ifc->rte_dev->name);
 		return -EINVAL;
 	}
-	start = RTE_ALIGN_FLOOR(*base, (uintptr_t)getpagesize());
-	end = RTE_ALIGN_CEIL(*base + *size, (uintptr_t)getpagesize());
-	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) < 0 &&
-	    errno != EINVAL) {
-		IFCVF_LOG(ERR, "%s: the dirty log (%" PRIu64 " bytes) is not all backed by memory: %s",
-			  ifc->rte_dev->name, *size, strerror(errno));
-		return -EFAULT;
+	return log_take(ifc, base, size);
+}
+
+/* vhost's log now, and whether it is another than the one taken. */
+static bool
+log_moved(struct ifcvf_internal *ifc, uint64_t *base, uint64_t *size)
+{
+	*base = 0;
+	*size = 0;
+	rte_vhost_get_log_base(ifc->vid, base, size);
+	return *base != ifc->log_vhost_base || *size != ifc->log_size;
+}
+
+bool
+ifcvf_lm_log_moved(struct ifcvf_internal *ifc)
+{
+	uint64_t base, size;
+
+	return log_moved(ifc, &base, &size);
+}
+
+/*
+ * Whether the relay logs: the control thread turns it off while the relay
+ * runs when a cancelled migration leaves the queues on shadow rings.
+ */
+static bool
+relay_logging(const struct ifcvf_internal *ifc)
+{
+	return __atomic_load_n(&ifc->logging, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * A frontend may hand a new log while logging (QEMU does, once per queue
+ * pair, and a resized one without SET_FEATURES): the relay moves to it
+ * before each batch it logs, keeping its own mapping of the last one if
+ * the new one cannot be taken.
+ */
+static void
+log_follow(struct ifcvf_internal *ifc)
+{
+	uint64_t base, size;
+
+	if (!relay_logging(ifc) || !log_moved(ifc, &base, &size))
+		return;
+	if (base == 0 || size == 0 || log_take(ifc, base, size) < 0)
+		ifc->log_vhost_base = base;	/* not again at every batch */
+}
+
+/*
+ * Mark the pages of [gpa, gpa + len) dirty: bit (page % 8) of byte
+ * page / 8. A page past the log is not marked (vhost drops such writes
+ * too); a bit already set is not written again.
+ */
+static void
+log_pages(struct ifcvf_internal *ifc, uint64_t gpa, uint64_t len)
+{
+	uint64_t page, last;
+	uint8_t bit;
+
+	if (len == 0 || gpa + len < gpa)
+		return;
+	last = (gpa + len - 1) / IFCVF_LOG_PAGE;
+	for (page = gpa / IFCVF_LOG_PAGE; page <= last; page++) {
+		if (page / 8 >= ifc->log_size)
+			return;
+		bit = 1u << (page % 8);
+		if (!(__atomic_load_n(&ifc->log[page / 8], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&ifc->log[page / 8], bit,
+					  __ATOMIC_RELAXED);
 	}
-	return 0;
 }
 
 /* HW mode: the VF writes the dirty bitmap itself. */
 
+/*
+ * The log's pages are mapped whole (an IOMMU maps pages); the VF gets
+ * the log's own start and end inside them.
+ */
 static int
-hw_setup(struct ifcvf_internal *ifc)
+lm_hw_setup(struct ifcvf_internal *ifc)
 {
-	uint64_t base = 0, size = 0;
+	uint64_t page = getpagesize(), va, in_page, iova;
 	int ret;
 
-	ret = get_log(ifc, &base, &size);
-	if (ret == 0)
-		ret = map_lm_window(ifc, base, size);
+	ret = get_log(ifc);
 	if (ret < 0)
 		return ret;
-	ifcvf_hw_log_enable(&ifc->hw, ifc->lm_window.iova, size);
+	va = RTE_ALIGN_FLOOR((uintptr_t)ifc->log, page);
+	in_page = (uintptr_t)ifc->log - va;
+	ret = map_lm_window(ifc, va,
+			    RTE_ALIGN_CEIL(in_page + ifc->log_size, page));
+	if (ret < 0)
+		return ret;
+	iova = ifc->lm_window.iova + in_page;
+	ifcvf_hw_log_enable(&ifc->hw, iova, ifc->log_size);
 	ifc->logging = true;
+	ifc->nr_hw_log_setups++;
 	IFCVF_LOG(INFO, "%s: HW dirty logging, %" PRIu64 " bytes of log at iova 0x%" PRIx64,
-		  ifc->rte_dev->name, size, ifc->lm_window.iova);
+		  ifc->rte_dev->name, ifc->log_size, iova);
 	return 0;
+}
+
+int
+ifcvf_lm_hw_log(struct ifcvf_internal *ifc, bool on)
+{
+	int ret = on ? lm_hw_setup(ifc) : 0;
+
+	if (!on || ret < 0)
+		ifcvf_lm_teardown(ifc);
+	return ret;
 }
 
 /* SW mode: shadow rings. */
@@ -201,7 +376,7 @@ shadow_queue(struct ifcvf_internal *ifc, uint16_t qid, uint8_t *va,
 }
 
 static int
-sw_setup(struct ifcvf_internal *ifc)
+lm_sw_setup(struct ifcvf_internal *ifc)
 {
 	uint64_t len = 0, off = 0;
 	uint16_t qid;
@@ -234,6 +409,7 @@ sw_setup(struct ifcvf_internal *ifc)
 		ifcvf_lm_teardown(ifc);
 		return ret;
 	}
+	ifc->nr_shadow_setups++;
 	IFCVF_LOG(INFO, "%s: queues on shadow rings at iova 0x%" PRIx64,
 		  ifc->rte_dev->name, ifc->lm_window.iova);
 	return 0;
@@ -263,16 +439,15 @@ needs_shadow(const struct ifcvf_internal *ifc)
 int
 ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log)
 {
-	uint64_t base, size;
 	int ret = 0;
 
 	if (!ifcvf_lm_sw_mode(ifc))
-		return log ? hw_setup(ifc) : 0;
+		return log ? lm_hw_setup(ifc) : 0;
 	/* A VF without ring-state registers cannot leave the shadows. */
 	if (log)
-		ret = get_log(ifc, &base, &size);
+		ret = get_log(ifc);
 	if (ret == 0 && (log || ifc->stay_mediated || needs_shadow(ifc)))
-		ret = sw_setup(ifc);
+		ret = lm_sw_setup(ifc);
 	if (ret == 0) {
 		ifc->logging = log;
 		ifc->stay_mediated |= ifc->mediated && !ifc->hw.has_lm;
@@ -291,7 +466,7 @@ log_desc(struct ifcvf_internal *ifc, const struct vring_desc *d,
 	if (!(d->flags & VRING_DESC_F_WRITE) || *left == 0)
 		return;
 	len = RTE_MIN(d->len, *left);
-	rte_vhost_log_write(ifc->vid, d->addr, len);
+	log_pages(ifc, d->addr, len);
 	*left -= len;
 }
 
@@ -315,13 +490,18 @@ log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
 {
 	const struct vring_desc *table = q->vring.desc, *d;
 	uint32_t n = q->vring.size, i = head, steps;
+	bool indirect = false;
 
 	for (steps = 0; steps < n && i < n && len > 0; steps++) {
 		d = &table[i];
 		if (d->flags & VRING_DESC_F_INDIRECT) {
-			table = indirect_table(q->ifc, d, &n);
-			if (table == NULL)
+			/* Followed once: the spec forbids a nested table. */
+			if (indirect)
 				return;
+			table = indirect_table(q->ifc, d, &n);
+			if (table == NULL || n == 0)
+				return;
+			indirect = true;
 			i = 0;
 			steps = 0;
 			d = &table[0];
@@ -336,8 +516,8 @@ log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
 static void
 log_used(struct ifcvf_queue *q, uint64_t off, uint64_t len)
 {
-	if (q->ifc->logging)
-		rte_vhost_log_used_vring(q->ifc->vid, q->qid, off, len);
+	if (relay_logging(q->ifc))
+		log_pages(q->ifc, q->used_gpa + off, len);
 }
 
 /*
@@ -372,6 +552,7 @@ sync_avail(struct ifcvf_queue *q)
 		       sizeof(struct vring_used_elem) * q->vring.size;
 	uint16_t *avail_event = RTE_PTR_ADD(q->vring.used, off);
 
+	log_follow(q->ifc);
 	idx = __atomic_load_n(&q->vring.avail->idx, __ATOMIC_ACQUIRE);
 	do {
 		while (sh->next_avail != idx) {
@@ -402,7 +583,7 @@ copy_used(struct ifcvf_queue *q)
 	while ((uint16_t)(sh->next_used - sh->used_off) != idx) {
 		e = sh->used->ring[(uint16_t)(sh->next_used - sh->used_off) & mask];
 		q->vring.used->ring[sh->next_used & mask] = e;
-		if (q->ifc->logging && e.len > 0)
+		if (relay_logging(q->ifc) && e.len > 0)
 			log_chain(q, e.id, e.len);
 		sh->next_used++;
 		n++;
@@ -426,6 +607,7 @@ sync_used(struct ifcvf_queue *q)
 	struct ifcvf_shadow *sh = &q->sh;
 	uint16_t old = sh->next_used, n = 0;
 
+	log_follow(q->ifc);
 	do {
 		n += copy_used(q);
 		/* Interrupt the relay at the device's next used entry. */
@@ -439,10 +621,10 @@ sync_used(struct ifcvf_queue *q)
 	log_used_entries(q, old, n);
 	__atomic_store_n(&q->vring.used->idx, sh->next_used, __ATOMIC_RELEASE);
 	log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
-	q->stats[IFCVF_STAT_RELAYED] += n;
+	ifcvf_stat_add(q, IFCVF_STAT_RELAYED, n);
 	if (guest_wants_irq(q, old, sh->next_used)) {
 		eventfd_write(q->vring.callfd, 1);
-		q->stats[IFCVF_STAT_IRQS]++;
+		ifcvf_stat_add(q, IFCVF_STAT_IRQS, 1);
 	}
 }
 
@@ -456,6 +638,16 @@ static void
 relay_irq(struct ifcvf_relay_src *src)
 {
 	sync_used(container_of(src, struct ifcvf_queue, sh.irq));
+}
+
+/* relay=poll: the device published used entries the guest has not got. */
+static bool
+relay_irq_ready(struct ifcvf_relay_src *src)
+{
+	struct ifcvf_queue *q = container_of(src, struct ifcvf_queue, sh.irq);
+
+	return __atomic_load_n(&q->sh.used->idx, __ATOMIC_ACQUIRE) !=
+	       (uint16_t)(q->sh.next_used - q->sh.used_off);
 }
 
 uint16_t
@@ -475,6 +667,7 @@ ifcvf_lm_arm(struct ifcvf_internal *ifc, uint16_t qid)
 	if (!q->sh.on)
 		return 0;
 	q->sh.irq.handler = relay_irq;
+	q->sh.irq.ready = relay_irq_ready;
 	/* Entries the guest made available before the switch. */
 	sync_avail(q);
 	ifcvf_hw_notify(&ifc->hw, qid);
@@ -514,8 +707,8 @@ ifcvf_lm_drain(struct ifcvf_internal *ifc)
 			drain_queue(ifc, qid);
 		/* The device's last writes to the used rings. */
 		if (ifc->logging && ifc->hw.vring[qid].enable)
-			rte_vhost_log_used_vring(ifc->vid, qid, 0,
-				used_ring_len(ifc->q[qid].vring.size));
+			log_pages(ifc, ifc->q[qid].used_gpa,
+				  used_ring_len(ifc->q[qid].vring.size));
 	}
 }
 
@@ -545,4 +738,5 @@ ifcvf_lm_teardown(struct ifcvf_internal *ifc)
 	}
 	ifc->mediated = false;
 	ifc->logging = false;
+	log_release(ifc);
 }

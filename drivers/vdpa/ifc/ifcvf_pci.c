@@ -3,7 +3,8 @@
  */
 
 /*
- * PCI + VFIO glue: claims a VF whose devargs say vdpa=1, gives it a VFIO
+ * PCI + VFIO glue: claims a VF whose devargs say class=vdpa or vdpa=1,
+ * gives it a VFIO
  * container of its own, maps its BARs and puts it behind the vDPA ops.
  * Registers are reached on the mapped BARs, DMA through the container,
  * MSI-X through VFIO_DEVICE_SET_IRQS.
@@ -17,17 +18,22 @@
 #include <linux/vfio.h>
 
 #include <rte_devargs.h>
+#include <rte_eal_paging.h>
 #include <rte_io.h>
 #include <rte_kvargs.h>
 #include <rte_vfio.h>
 #include <bus_pci_driver.h>
 
+#include "ifcvf_pci.h"
 #include "ifcvf_vdpa.h"
 
-#define IFCVF_NOTIFY_AREA_SIZE	0x1000
+/* DPDK's generic device-class devarg, as mlx5 reads it. */
+#define IFCVF_DEVARG_CLASS	"class"
+#define IFCVF_CLASS_VDPA	"vdpa"
 
 static const char * const pci_args[] = {
-	IFCVF_DEVARG_VDPA, IFCVF_DEVARG_SW_LM, NULL,
+	IFCVF_DEVARG_CLASS, IFCVF_DEVARG_VDPA, IFCVF_DEVARG_SW_LM,
+	IFCVF_DEVARG_RELAY, IFCVF_DEVARG_RELAY_CORE, NULL,
 };
 
 struct pci_vf {
@@ -167,11 +173,13 @@ pci_notify_area(struct ifcvf_internal *ifc, uint16_t qid, uint64_t *offset,
 		return -1;
 	}
 	*offset = reg.offset + ifcvf_hw_notify_offset(&ifc->hw, qid);
-	*size = IFCVF_NOTIFY_AREA_SIZE;
+	/* A page of its own (notifier_ok): what a frontend maps. */
+	*size = rte_mem_page_size();
 	return 0;
 }
 
 static const struct ifcvf_bus_ops pci_bus_ops = {
+	.name = "pci",
 	.dma_map = pci_dma_map,
 	.dma_unmap = pci_dma_unmap,
 	.set_irqs = pci_set_irqs,
@@ -180,30 +188,79 @@ static const struct ifcvf_bus_ops pci_bus_ops = {
 	.notify_area = pci_notify_area,
 };
 
-/*
- * Devargs: 1 when they ask for vDPA, 0 when the device is not ours,
- * negative on a bad key or value.
- */
+/* Last vdpa value wins, as in net_virtio: only "1" asks for vDPA. */
 static int
-parse_args(struct rte_pci_device *pdev, bool *sw_lm)
+vdpa_is_on(const char *key __rte_unused, const char *value, void *out)
 {
-	struct rte_devargs *da = pdev->device.devargs;
+	*(bool *)out = value != NULL && strcmp(value, "1") == 0;
+	return 0;
+}
+
+/* Last class value wins: only "vdpa" is this driver's class. */
+static int
+class_is_vdpa(const char *key __rte_unused, const char *value, void *out)
+{
+	*(bool *)out = value != NULL && strcmp(value, IFCVF_CLASS_VDPA) == 0;
+	return 0;
+}
+
+/*
+ * Whether the devargs give the device to this driver: class=vdpa, or,
+ * without a class key, vdpa=1. Any other class (class=net), no class and
+ * no vdpa=1, vdpa=0, or a string kvargs cannot parse leave it to
+ * net_virtio, whatever other keys (its own) the string carries.
+ */
+static bool
+is_mine(const char *args)
+{
 	struct rte_kvargs *kv;
 	bool vdpa = false;
-	int ret = 0;
 
-	if (da == NULL || da->args == NULL || da->args[0] == '\0')
+	if (args == NULL || args[0] == '\0')
+		return false;
+	kv = rte_kvargs_parse(args, NULL);
+	if (kv == NULL)
+		return false;
+	if (rte_kvargs_count(kv, IFCVF_DEVARG_CLASS) > 0)
+		rte_kvargs_process(kv, IFCVF_DEVARG_CLASS, class_is_vdpa,
+				   &vdpa);
+	else
+		rte_kvargs_process(kv, IFCVF_DEVARG_VDPA, vdpa_is_on, &vdpa);
+	rte_kvargs_free(kv);
+	return vdpa;
+}
+
+int
+ifcvf_pci_devargs(const char *dev, const char *args,
+		  struct ifcvf_pci_args *out)
+{
+	struct rte_kvargs *kv;
+	int ret;
+
+	if (!is_mine(args))
 		return 0;
-	kv = ifcvf_kvargs_parse(pdev->name, da->args, pci_args);
+	/* Ours: now an unknown key is refused, by name. */
+	kv = ifcvf_kvargs_parse(dev, args, pci_args);
 	if (kv == NULL)
 		return -EINVAL;
-	if (rte_kvargs_process(kv, IFCVF_DEVARG_VDPA, ifcvf_devarg_bool,
-			       &vdpa) ||
-	    rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,
-			       sw_lm))
-		ret = -EINVAL;
+	ret = rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,
+				 &out->sw_lm);
+	if (ret == 0)
+		ret = ifcvf_relay_devargs(kv, &out->relay);
 	rte_kvargs_free(kv);
-	return ret < 0 ? ret : vdpa;
+	return ret < 0 ? -EINVAL : 1;
+}
+
+int
+ifcvf_pci_container_create(const char *name)
+{
+	int fd = rte_vfio_container_create();
+
+	if (fd < 0)
+		IFCVF_LOG(ERR, "%s: cannot create a VFIO container: DPDK gives a process RTE_MAX_VFIO_CONTAINERS (%d), its default one included, so at most %d VFs get one (or /dev/vfio/vfio cannot be opened)",
+			  name, RTE_MAX_VFIO_CONTAINERS,
+			  RTE_MAX_VFIO_CONTAINERS - 1);
+	return fd;
 }
 
 static int
@@ -218,11 +275,9 @@ vfio_setup(struct pci_vf *vf)
 			  name);
 		return -ENODEV;
 	}
-	vf->container_fd = rte_vfio_container_create();
-	if (vf->container_fd < 0) {
-		IFCVF_LOG(ERR, "%s: cannot create a VFIO container", name);
+	vf->container_fd = ifcvf_pci_container_create(name);
+	if (vf->container_fd < 0)
 		return -EIO;
-	}
 	vf->group_fd = rte_vfio_container_group_bind(vf->container_fd,
 						     vf->iommu_group);
 	if (vf->group_fd < 0) {
@@ -248,7 +303,7 @@ vfio_teardown(struct pci_vf *vf)
 }
 
 static int
-hw_setup(struct pci_vf *vf)
+pci_hw_setup(struct pci_vf *vf)
 {
 	struct ifcvf_io io = { .ops = &pci_io_ops, .ctx = vf->pdev };
 	int i;
@@ -263,13 +318,16 @@ static int
 ifcvf_pci_probe(struct rte_pci_driver *drv __rte_unused,
 		struct rte_pci_device *pdev)
 {
+	struct rte_devargs *da;
+	struct ifcvf_pci_args args = { .sw_lm = false };
 	struct pci_vf *vf;
-	bool sw_lm = false;
 	int ret;
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
 		return 1;
-	ret = parse_args(pdev, &sw_lm);
+	da = pdev->device.devargs;
+	ret = ifcvf_pci_devargs(pdev->name, da != NULL ? da->args : NULL,
+				&args);
 	if (ret <= 0)
 		return ret < 0 ? ret : 1;	/* 1: leave it to net_virtio */
 	vf = calloc(1, sizeof(*vf));
@@ -279,18 +337,24 @@ ifcvf_pci_probe(struct rte_pci_driver *drv __rte_unused,
 	vf->ifc.rte_dev = &pdev->device;
 	vf->ifc.bus = &pci_bus_ops;
 	vf->ifc.bus_priv = vf;
-	vf->ifc.sw_lm = sw_lm;
+	vf->ifc.sw_lm = args.sw_lm;
+	vf->ifc.relay_conf = args.relay;
 	ret = vfio_setup(vf);
 	if (ret < 0)
 		goto free_vf;
-	ret = hw_setup(vf);
+	ret = pci_hw_setup(vf);
 	if (ret == 0)
 		ret = ifcvf_vdpa_register(&vf->ifc);
 	if (ret < 0)
 		goto teardown;
-	IFCVF_LOG(INFO, "%s: %u queue pairs, %s", pdev->name,
-		  vf->ifc.hw.nr_vring / 2,
-		  vf->ifc.hw.has_lm ? "HW dirty logging" : "no HW dirty logging");
+	if (vf->ifc.hw.dev_type == IFCVF_DEV_BLK)
+		IFCVF_LOG(INFO, "%s: blk, %u queues, %s", pdev->name,
+			  vf->ifc.hw.nr_vring, vf->ifc.hw.has_lm ?
+			  "HW dirty logging" : "no HW dirty logging");
+	else
+		IFCVF_LOG(INFO, "%s: %u queue pairs, %s", pdev->name,
+			  vf->ifc.hw.nr_vring / 2, vf->ifc.hw.has_lm ?
+			  "HW dirty logging" : "no HW dirty logging");
 	return 0;
 
 teardown:
@@ -326,19 +390,24 @@ ifcvf_pci_remove(struct rte_pci_device *pdev)
 	return 0;
 }
 
-#define IFCVF_PCI_ID(dev) { \
+#define IFCVF_PCI_ID(dev, subsys) { \
 	.class_id = RTE_CLASS_ANY_ID, \
 	.vendor_id = IFCVF_VENDOR_ID, \
 	.device_id = (dev), \
 	.subsystem_vendor_id = IFCVF_SUBSYS_VENDOR_ID, \
-	.subsystem_device_id = IFCVF_SUBSYS_DEVICE_ID, \
+	.subsystem_device_id = (subsys), \
 }
 
-static const struct rte_pci_id ifcvf_pci_ids[] = {
-	IFCVF_PCI_ID(IFCVF_NET_MODERN_DEVICE_ID),
-	IFCVF_PCI_ID(IFCVF_NET_TRANSITIONAL_DEVICE_ID),
+const struct rte_pci_id ifcvf_pci_ids[] = {
+	IFCVF_PCI_ID(IFCVF_NET_MODERN_DEVICE_ID, IFCVF_SUBSYS_DEVICE_ID),
+	IFCVF_PCI_ID(IFCVF_NET_TRANSITIONAL_DEVICE_ID,
+		     IFCVF_SUBSYS_NET_DEVICE_ID),
 	/* Any other virtio-1.0 net VF (e.g. QEMU's virtio-net-pci). */
 	{ RTE_PCI_DEVICE(IFCVF_VENDOR_ID, IFCVF_NET_MODERN_DEVICE_ID) },
+	/* IFCVF's virtio-blk VFs (only IFCVF's: no other blk VF is tested). */
+	IFCVF_PCI_ID(IFCVF_BLK_MODERN_DEVICE_ID, IFCVF_SUBSYS_BLK_DEVICE_ID),
+	IFCVF_PCI_ID(IFCVF_BLK_TRANSITIONAL_DEVICE_ID,
+		     IFCVF_SUBSYS_BLK_DEVICE_ID),
 	{ .vendor_id = 0 },
 };
 
@@ -353,4 +422,6 @@ RTE_PMD_REGISTER_PCI(vdpa_ifcvf_oot, ifcvf_pci_driver);
 RTE_PMD_REGISTER_PCI_TABLE(vdpa_ifcvf_oot, ifcvf_pci_ids);
 RTE_PMD_REGISTER_KMOD_DEP(vdpa_ifcvf_oot, "* vfio-pci");
 RTE_PMD_REGISTER_PARAM_STRING(vdpa_ifcvf_oot,
-	IFCVF_DEVARG_VDPA "=1 " IFCVF_DEVARG_SW_LM "=0|1");
+	IFCVF_DEVARG_CLASS "=" IFCVF_CLASS_VDPA " "
+	IFCVF_DEVARG_VDPA "=1 " IFCVF_DEVARG_SW_LM "=0|1 "
+	IFCVF_DEVARG_RELAY "=epoll|poll " IFCVF_DEVARG_RELAY_CORE "=<cpu>");

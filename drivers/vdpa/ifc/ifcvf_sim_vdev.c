@@ -8,11 +8,13 @@
  * ops as a PCI VF. Its bus ops are the simulator's IOMMU and MSI-X.
  *
  *   --vdev vdpa_ifcvf_sim0,qp=4,profile=ifcvf,wire=vdpa_ifcvf_sim1
+ *   --vdev vdpa_ifcvf_sim2,type=blk,capacity=2048,queues=2
  */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 #include <rte_ether.h>
 #include <rte_kvargs.h>
+#include <rte_telemetry.h>
 #include <bus_vdev_driver.h>
 
 #include "ifcvf_sim.h"
@@ -30,11 +33,21 @@
 #define SIM_ARG_WIRE	"wire"
 #define SIM_ARG_MAC	"mac"
 #define SIM_ARG_TRUTH	"truth"
+#define SIM_ARG_FAIL	"fail"
+#define SIM_ARG_TYPE	"type"
+#define SIM_ARG_CAPACITY "capacity"
+#define SIM_ARG_QUEUES	"queues"
+#define SIM_ARG_FAULT	"fault"
+#define SIM_FAULT_BLK_LATE "blk_late"
+#define SIM_FAULT_BLK_STUCK "blk_stuck"
 #define SIM_WIRE_LOOP	"loop"
+#define SIM_BLK_DEFAULT_CAPACITY 2048	/* sectors: 1 MiB */
 
 static const char * const sim_args[] = {
 	SIM_ARG_QP, SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC,
-	SIM_ARG_TRUTH, IFCVF_DEVARG_SW_LM, NULL,
+	SIM_ARG_TRUTH, SIM_ARG_FAIL, IFCVF_DEVARG_SW_LM, IFCVF_DEVARG_RELAY,
+	IFCVF_DEVARG_RELAY_CORE, SIM_ARG_TYPE, SIM_ARG_CAPACITY,
+	SIM_ARG_QUEUES, SIM_ARG_FAULT, NULL,
 };
 
 struct sim_vf {
@@ -43,9 +56,18 @@ struct sim_vf {
 	struct ifcvf_sim *sim;
 	char wire[RTE_DEV_NAME_MAX_LEN];	/* peer's name, or "loop" */
 	char truth[PATH_MAX];	/* where to write written pages at close */
+	unsigned int fail_at[IFCVF_SIM_OP_MAX];	/* fail=<op>:<n> */
+	int fault;		/* fault=blk_late|blk_stuck, -1: none */
 };
 
+/*
+ * The simulated VFs. Written by probe and remove (EAL's thread, which also
+ * reads it without the lock); sim_vfs_lock orders those writes with the
+ * telemetry thread's reads, and keeps the VF a query reads alive until
+ * the reply is built.
+ */
 static TAILQ_HEAD(, sim_vf) sim_vfs = TAILQ_HEAD_INITIALIZER(sim_vfs);
+static pthread_mutex_t sim_vfs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct ifcvf_sim *
 sim_of(struct ifcvf_internal *ifc)
@@ -127,6 +149,7 @@ sim_log_started(struct ifcvf_internal *ifc)
 }
 
 static const struct ifcvf_bus_ops sim_bus_ops = {
+	.name = "sim",
 	.dma_map = sim_dma_map,
 	.dma_unmap = sim_dma_unmap,
 	.set_irqs = sim_set_irqs,
@@ -166,6 +189,38 @@ parse_profile(const char *key, const char *value, void *out)
 }
 
 static int
+parse_type(const char *key, const char *value, void *out)
+{
+	if (strcmp(value, "net") == 0)
+		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_NET;
+	else if (strcmp(value, "blk") == 0)
+		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_BLK;
+	else {
+		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are net and blk",
+			  key, value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* capacity=<sectors>: the blk disk, in 512-byte sectors. */
+static int
+parse_capacity(const char *key, const char *value, void *out)
+{
+	char *end;
+	unsigned long long n = strtoull(value, &end, 0);
+
+	if (*value == '\0' || *end != '\0' || n < 1 ||
+	    n > IFCVF_SIM_BLK_MAX_SECTORS) {
+		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are 1 to %llu (512-byte sectors)",
+			  key, value, IFCVF_SIM_BLK_MAX_SECTORS);
+		return -EINVAL;
+	}
+	*(uint64_t *)out = n;
+	return 0;
+}
+
+static int
 parse_wire(const char *key, const char *value, void *out)
 {
 	if (*value == '\0' || strlen(value) >= RTE_DEV_NAME_MAX_LEN) {
@@ -198,9 +253,50 @@ parse_mac(const char *key, const char *value, void *out)
 	return 0;
 }
 
+/* fail=<op>:<n>: the n-th <op> of the device fails, once. */
 static int
-parse_args(struct rte_vdev_device *dev, struct ifcvf_sim_params *p,
-	   struct sim_vf *vf)
+parse_fail(const char *key, const char *value, void *out)
+{
+	unsigned int *fail_at = out;
+	const char *colon = strchr(value, ':');
+	unsigned long n;
+	char *end;
+	int op;
+
+	for (op = 0; colon != NULL && op < IFCVF_SIM_OP_MAX; op++)
+		if (strncmp(value, ifcvf_sim_op_name(op), colon - value) == 0 &&
+		    ifcvf_sim_op_name(op)[colon - value] == '\0')
+			break;
+	n = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
+	if (colon == NULL || op == IFCVF_SIM_OP_MAX || colon[1] == '\0' ||
+	    *end != '\0' || n < 1 || n > UINT_MAX) {
+		IFCVF_LOG(ERR, "devarg %s=%s: expected <op>:<n>, op one of dma_map, queue_enable, queue_disable, reset",
+			  key, value);
+		return -EINVAL;
+	}
+	fail_at[op] = n;
+	return 0;
+}
+
+/* fault=blk_late|blk_stuck: a blk device's requests complete late. */
+static int
+parse_fault(const char *key, const char *value, void *out)
+{
+	if (strcmp(value, SIM_FAULT_BLK_LATE) == 0) {
+		*(int *)out = IFCVF_SIM_FAULT_BLK_LATE;
+	} else if (strcmp(value, SIM_FAULT_BLK_STUCK) == 0) {
+		*(int *)out = IFCVF_SIM_FAULT_BLK_STUCK;
+	} else {
+		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
+			  key, value, SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+sim_vdev_parse_args(struct rte_vdev_device *dev,
+		    struct ifcvf_sim_params *p, struct sim_vf *vf)
 {
 	const char *args = rte_vdev_device_args(dev);
 	struct rte_kvargs *kv;
@@ -214,13 +310,22 @@ parse_args(struct rte_vdev_device *dev, struct ifcvf_sim_params *p,
 		return -EINVAL;
 	memcpy(&mac, p->mac, sizeof(p->mac));
 	if (rte_kvargs_process(kv, SIM_ARG_QP, parse_qp, &p->nr_queue_pairs) ||
+	    rte_kvargs_process(kv, SIM_ARG_QUEUES, parse_qp,
+			       &p->nr_queue_pairs) ||
+	    rte_kvargs_process(kv, SIM_ARG_TYPE, parse_type, &p->type) ||
+	    rte_kvargs_process(kv, SIM_ARG_CAPACITY, parse_capacity,
+			       &p->capacity) ||
 	    rte_kvargs_process(kv, SIM_ARG_PROFILE, parse_profile,
 			       &p->profile) ||
 	    rte_kvargs_process(kv, SIM_ARG_WIRE, parse_wire, vf->wire) ||
 	    rte_kvargs_process(kv, SIM_ARG_MAC, parse_mac, &mac) ||
 	    rte_kvargs_process(kv, SIM_ARG_TRUTH, parse_path, vf->truth) ||
+	    rte_kvargs_process(kv, SIM_ARG_FAIL, parse_fail, vf->fail_at) ||
+	    rte_kvargs_process(kv, SIM_ARG_FAULT, parse_fault,
+			       &vf->fault) ||
 	    rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,
-			       &vf->ifc.sw_lm))
+			       &vf->ifc.sw_lm) ||
+	    ifcvf_relay_devargs(kv, &vf->ifc.relay_conf))
 		ret = -EINVAL;
 	memcpy(p->mac, &mac, sizeof(p->mac));
 	rte_kvargs_free(kv);
@@ -274,6 +379,18 @@ plug(struct sim_vf *vf)
 	return 0;
 }
 
+static void
+arm_faults(struct sim_vf *vf)
+{
+	int op;
+
+	for (op = 0; op < IFCVF_SIM_OP_MAX; op++)
+		if (vf->fail_at[op] != 0)
+			ifcvf_sim_fail_nth(vf->sim, op, vf->fail_at[op]);
+	if (vf->fault >= 0)
+		ifcvf_sim_set_fault(vf->sim, vf->fault, true);
+}
+
 static int
 sim_probe(struct rte_vdev_device *dev)
 {
@@ -282,6 +399,7 @@ sim_probe(struct rte_vdev_device *dev)
 		.profile = IFCVF_SIM_PROFILE_IFCVF,
 		.nr_queue_pairs = 1,
 		.mac = { 0x02, 0x1f, 0xc0, 0x00, 0x00, 0x00 },
+		.capacity = SIM_BLK_DEFAULT_CAPACITY,
 	};
 	struct ifcvf_io io;
 	struct sim_vf *vf;
@@ -293,8 +411,9 @@ sim_probe(struct rte_vdev_device *dev)
 	vf->ifc.rte_dev = &dev->device;
 	vf->ifc.bus = &sim_bus_ops;
 	vf->ifc.bus_priv = vf;
+	vf->fault = -1;
 	p.mac[5] = (uint8_t)rte_rand();
-	ret = parse_args(dev, &p, vf);
+	ret = sim_vdev_parse_args(dev, &p, vf);
 	if (ret < 0)
 		goto free_vf;
 	vf->sim = ifcvf_sim_create(&p);
@@ -302,6 +421,7 @@ sim_probe(struct rte_vdev_device *dev)
 		ret = -errno;
 		goto free_vf;
 	}
+	arm_faults(vf);
 	ifcvf_sim_get_io(vf->sim, &io);
 	ret = ifcvf_hw_init(&vf->ifc.hw, &io);
 	if (ret == 0)
@@ -310,10 +430,17 @@ sim_probe(struct rte_vdev_device *dev)
 		ret = ifcvf_vdpa_register(&vf->ifc);
 	if (ret < 0)
 		goto destroy;
+	pthread_mutex_lock(&sim_vfs_lock);
 	TAILQ_INSERT_TAIL(&sim_vfs, vf, next);
-	IFCVF_LOG(INFO, "%s: simulated %s VF, %u queue pairs",
-		  p.name, p.profile == IFCVF_SIM_PROFILE_IFCVF ? "IFCVF" : "virtio",
-		  p.nr_queue_pairs);
+	pthread_mutex_unlock(&sim_vfs_lock);
+	if (p.type == IFCVF_SIM_TYPE_BLK)
+		IFCVF_LOG(INFO, "%s: simulated %s blk VF, %u queues, %" PRIu64 " sectors",
+			  p.name, p.profile == IFCVF_SIM_PROFILE_IFCVF ?
+			  "IFCVF" : "virtio", p.nr_queue_pairs, p.capacity);
+	else
+		IFCVF_LOG(INFO, "%s: simulated %s VF, %u queue pairs", p.name,
+			  p.profile == IFCVF_SIM_PROFILE_IFCVF ? "IFCVF" :
+			  "virtio", p.nr_queue_pairs);
 	return 0;
 
 destroy:
@@ -331,11 +458,92 @@ sim_remove(struct rte_vdev_device *dev)
 
 	if (vf == NULL)
 		return -ENODEV;
+	pthread_mutex_lock(&sim_vfs_lock);
 	TAILQ_REMOVE(&sim_vfs, vf, next);
+	pthread_mutex_unlock(&sim_vfs_lock);
 	ifcvf_vdpa_unregister(&vf->ifc);
 	ifcvf_sim_destroy(vf->sim);
 	free(vf);
 	return 0;
+}
+
+/*
+ * /vdpa_ifcvf_sim/info,<vf>: what the simulated device knows and a real
+ * one would not tell: its IOMMU's mappings, the DMA it refused, the pages
+ * it wrote since logging started (the ground truth of a dirty log).
+ */
+static int
+sim_tel_info(const char *cmd __rte_unused, const char *params,
+	     struct rte_tel_data *d)
+{
+	struct sim_vf *vf;
+
+	if (params == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&sim_vfs_lock);
+	vf = find_vf(params);
+	if (vf != NULL) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_int(d, "iommu_mappings",
+					  ifcvf_sim_dma_map_count(vf->sim));
+		rte_tel_data_add_dict_u64(d, "dma_faults",
+					  ifcvf_sim_dma_faults(vf->sim));
+		rte_tel_data_add_dict_u64(d, "pages_written",
+					  ifcvf_sim_truth_pages(vf->sim, NULL, 0));
+		rte_tel_data_add_dict_int(d, "status",
+					  ifcvf_sim_status(vf->sim));
+		rte_tel_data_add_dict_u64(d, "starts",
+					  ifcvf_sim_starts(vf->sim));
+		rte_tel_data_add_dict_u64(d, "reset_drops",
+					  ifcvf_sim_reset_drops(vf->sim));
+	}
+	pthread_mutex_unlock(&sim_vfs_lock);
+	return vf != NULL ? 0 : -EINVAL;
+}
+
+/*
+ * /vdpa_ifcvf_sim/blk_resize,<vf>,<sectors>: a blk device's disk takes a
+ * new capacity, as a storage backend's resize does (its config changes,
+ * its config interrupt fires). For the tests.
+ */
+static int
+sim_tel_blk_resize(const char *cmd __rte_unused, const char *params,
+		   struct rte_tel_data *d)
+{
+	const char *comma = params != NULL ? strchr(params, ',') : NULL;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	unsigned long long n;
+	struct sim_vf *vf;
+	char *end;
+	int ret;
+
+	if (comma == NULL || comma == params ||
+	    (size_t)(comma - params) >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, params, comma - params);
+	name[comma - params] = '\0';
+	n = strtoull(comma + 1, &end, 0);
+	if (comma[1] == '\0' || *end != '\0')
+		return -EINVAL;
+	pthread_mutex_lock(&sim_vfs_lock);
+	vf = find_vf(name);
+	ret = vf != NULL ? ifcvf_sim_blk_resize(vf->sim, n) : -EINVAL;
+	if (ret == 0) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "capacity",
+					  ifcvf_sim_blk_capacity(vf->sim));
+	}
+	pthread_mutex_unlock(&sim_vfs_lock);
+	return ret < 0 ? -EINVAL : 0;
+}
+
+RTE_INIT(ifcvf_sim_telemetry_init)
+{
+	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/info", sim_tel_info,
+		"A simulated VF's IOMMU mappings, DMA faults and pages written. Parameter: the VF's device name");
+	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/blk_resize",
+		sim_tel_blk_resize,
+		"A simulated blk VF's disk takes a new capacity. Parameters: the VF's device name, the capacity in sectors");
 }
 
 static struct rte_vdev_driver ifcvf_sim_driver = {
@@ -346,4 +554,6 @@ static struct rte_vdev_driver ifcvf_sim_driver = {
 RTE_PMD_REGISTER_VDEV(vdpa_ifcvf_sim, ifcvf_sim_driver);
 RTE_PMD_REGISTER_PARAM_STRING(vdpa_ifcvf_sim,
 	"qp=<1-32> profile=ifcvf|virtio wire=loop|<vdev> mac=<addr> "
-	"truth=<file> sw-live-migration=0|1");
+	"truth=<file> fail=<op>:<n> sw-live-migration=0|1 relay=epoll|poll "
+	"relay-core=<cpu> type=net|blk capacity=<sectors> queues=<1-32> "
+	"fault=blk_late|blk_stuck");

@@ -16,13 +16,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/queue.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include <rte_eal_paging.h>
 #include <rte_kvargs.h>
 #include <rte_malloc.h>
 #include <rte_vhost.h>
@@ -52,31 +53,91 @@
 	(1ULL << VIRTIO_NET_F_CTRL_VQ) | \
 	(1ULL << VIRTIO_NET_F_MTU))
 
+/* A block device's: its datapath is the device's, the config relayed. */
+#define IFCVF_BLK_DEVICE_FEATURES ( \
+	(1ULL << VIRTIO_F_VERSION_1) | \
+	(1ULL << VIRTIO_F_ANY_LAYOUT) | \
+	(1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
+	(1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+	(1ULL << VIRTIO_BLK_F_SIZE_MAX) | \
+	(1ULL << VIRTIO_BLK_F_SEG_MAX) | \
+	(1ULL << VIRTIO_BLK_F_GEOMETRY) | \
+	(1ULL << VIRTIO_BLK_F_RO) | \
+	(1ULL << VIRTIO_BLK_F_BLK_SIZE) | \
+	(1ULL << VIRTIO_BLK_F_FLUSH) | \
+	(1ULL << VIRTIO_BLK_F_TOPOLOGY) | \
+	(1ULL << VIRTIO_BLK_F_MQ))
+
 /* What the driver adds: the VF cannot send a RARP, the guest can. */
 #define IFCVF_VHOST_FEATURES ( \
 	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
 	(1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE))
+#define IFCVF_BLK_VHOST_FEATURES (1ULL << VHOST_USER_F_PROTOCOL_FEATURES)
 
 
 #define IFCVF_PROTOCOL_FEATURES ( \
 	(1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-	(1ULL << VHOST_USER_PROTOCOL_F_SLAVE_REQ) | \
-	(1ULL << VHOST_USER_PROTOCOL_F_SLAVE_SEND_FD) | \
+	(1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ) | \
+	(1ULL << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_HOST_NOTIFIER) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_MQ) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_STATUS))
+/*
+ * A block device's config space is the frontend's to read. DPDK 22.11's
+ * vhost configures a blk vDPA device only at a SET_VRING_CALL of the
+ * last ring once the device is ready, reading the ring's index from the
+ * message after handling it. Hence no STATUS (ready only at DRIVER_OK,
+ * after every SET_VRING_CALL) and no REPLY_ACK (the ack overwrites the
+ * index with 0): with either, a device of two queues or more is never
+ * configured.
+ */
+#define IFCVF_BLK_PROTOCOL_FEATURES \
+	((IFCVF_PROTOCOL_FEATURES & \
+	  ~((1ULL << VHOST_USER_PROTOCOL_F_STATUS) | \
+	    (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK))) | \
+	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG))
 
-static const char * const stat_names[IFCVF_STAT_MAX] = {
-	[IFCVF_STAT_COMPLETED] = "completed_descriptors",
-	[IFCVF_STAT_KICKS] = "kicks_relayed",
-	[IFCVF_STAT_IRQS] = "interrupts_relayed",
-	[IFCVF_STAT_RELAYED] = "used_entries_relayed",
-};
+/* The largest config a vhost-user message carries (VHOST_USER_GET_CONFIG). */
+#define IFCVF_VHOST_CONFIG_MAX	256
+/* How long a block device's stop waits for its requests in flight. */
+#define IFCVF_BLK_DRAIN_TIMEOUT_MS	1000
 
 static TAILQ_HEAD(, ifcvf_internal) ifcvf_list =
 	TAILQ_HEAD_INITIALIZER(ifcvf_list);
 static pthread_mutex_t ifcvf_list_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held (read) by a telemetry reply on a VF, (write) to unregister one. */
+static pthread_rwlock_t ifcvf_use_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+struct ifcvf_internal *
+ifcvf_vdpa_get(const char *name)
+{
+	struct ifcvf_internal *ifc;
+
+	pthread_rwlock_rdlock(&ifcvf_use_lock);
+	ifc = ifcvf_vdpa_find(rte_vdpa_find_device_by_name(name));
+	if (ifc == NULL)
+		pthread_rwlock_unlock(&ifcvf_use_lock);
+	return ifc;
+}
+
+void
+ifcvf_vdpa_put(void)
+{
+	pthread_rwlock_unlock(&ifcvf_use_lock);
+}
+
+void
+ifcvf_vdpa_foreach(void (*fn)(struct ifcvf_internal *ifc, void *arg),
+		   void *arg)
+{
+	struct ifcvf_internal *ifc;
+
+	pthread_mutex_lock(&ifcvf_list_lock);
+	TAILQ_FOREACH(ifc, &ifcvf_list, next)
+		fn(ifc, arg);
+	pthread_mutex_unlock(&ifcvf_list_lock);
+}
 
 struct ifcvf_internal *
 ifcvf_vdpa_find(struct rte_vdpa_device *vdev)
@@ -91,6 +152,19 @@ ifcvf_vdpa_find(struct rte_vdpa_device *vdev)
 	return ifc;
 }
 
+static bool
+is_blk(const struct ifcvf_internal *ifc)
+{
+	return ifc->hw.dev_type == IFCVF_DEV_BLK;
+}
+
+/* The device features the driver serves for this VF's type. */
+static uint64_t
+served_features(const struct ifcvf_internal *ifc)
+{
+	return is_blk(ifc) ? IFCVF_BLK_DEVICE_FEATURES : IFCVF_DEVICE_FEATURES;
+}
+
 static struct ifcvf_internal *
 find_by_vid(int vid)
 {
@@ -100,96 +174,6 @@ find_by_vid(int vid)
 	if (ifc == NULL)
 		IFCVF_LOG(ERR, "vid %d is not on an IFCVF device", vid);
 	return ifc;
-}
-
-/* Guest memory: validation and the DMA windows. */
-
-static int
-check_region(const struct rte_vhost_memory *mem, uint32_t i)
-{
-	const struct rte_vhost_mem_region *r = &mem->regions[i], *o;
-	uint32_t j;
-
-	if (r->size == 0 || r->host_user_addr == 0 ||
-	    r->guest_phys_addr + r->size < r->guest_phys_addr ||
-	    r->host_user_addr + r->size < r->host_user_addr) {
-		IFCVF_LOG(ERR, "memory region %u (gpa 0x%" PRIx64 ", size 0x%" PRIx64 ") is invalid",
-			  i, r->guest_phys_addr, r->size);
-		return -EINVAL;
-	}
-	for (j = 0; j < i; j++) {
-		o = &mem->regions[j];
-		if (r->guest_phys_addr < o->guest_phys_addr + o->size &&
-		    o->guest_phys_addr < r->guest_phys_addr + r->size) {
-			IFCVF_LOG(ERR, "memory regions %u and %u overlap in guest physical space",
-				  j, i);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static void
-unmap_windows(struct ifcvf_internal *ifc)
-{
-	struct ifcvf_dma_window *w;
-
-	while (ifc->nr_windows > 0) {
-		w = &ifc->windows[--ifc->nr_windows];
-		if (ifc->bus->dma_unmap(ifc, w->vaddr, w->iova, w->len) < 0)
-			IFCVF_LOG(ERR, "%s: cannot unmap iova 0x%" PRIx64,
-				  ifc->rte_dev->name, w->iova);
-	}
-	free(ifc->windows);
-	ifc->windows = NULL;
-}
-
-static int
-map_windows(struct ifcvf_internal *ifc, const struct rte_vhost_memory *mem)
-{
-	const struct rte_vhost_mem_region *r;
-	uint32_t i;
-	int ret;
-
-	ifc->windows = calloc(mem->nregions, sizeof(*ifc->windows));
-	if (ifc->windows == NULL && mem->nregions > 0)
-		return -ENOMEM;
-	for (i = 0; i < mem->nregions; i++) {
-		r = &mem->regions[i];
-		ret = ifc->bus->dma_map(ifc, r->host_user_addr,
-					r->guest_phys_addr, r->size);
-		if (ret < 0) {
-			IFCVF_LOG(ERR, "%s: DMA map of region %u failed: %d",
-				  ifc->rte_dev->name, i, ret);
-			unmap_windows(ifc);
-			return ret;
-		}
-		ifc->windows[ifc->nr_windows++] = (struct ifcvf_dma_window){
-			.vaddr = r->host_user_addr,
-			.iova = r->guest_phys_addr,
-			.len = r->size,
-		};
-	}
-	return 0;
-}
-
-/* Guest physical address of [hva, hva + len), which must lie in one region. */
-static int
-hva_to_gpa(const struct rte_vhost_memory *mem, uint64_t hva, uint64_t len,
-	   uint64_t *gpa)
-{
-	const struct rte_vhost_mem_region *r;
-	uint32_t i;
-
-	for (i = 0; i < mem->nregions; i++) {
-		r = &mem->regions[i];
-		if (hva >= r->host_user_addr && len <= r->size &&
-		    hva - r->host_user_addr <= r->size - len) {
-			*gpa = r->guest_phys_addr + (hva - r->host_user_addr);
-			return 0;
-		}
-	}
-	return -EINVAL;
 }
 
 /* Queues: from vhost's view to the HW layer's. */
@@ -210,16 +194,7 @@ vring_to_hw(struct ifcvf_internal *ifc, const struct rte_vhost_memory *mem,
 			  ifc->rte_dev->name, qid, size);
 		return -EINVAL;
 	}
-	if (hva_to_gpa(mem, (uintptr_t)q->vring.desc,
-		       (uint64_t)size * sizeof(struct vring_desc),
-		       &vr->desc) < 0 ||
-	    hva_to_gpa(mem, (uintptr_t)q->vring.avail,
-		       sizeof(struct vring_avail) + 2ULL * (size + 1),
-		       &vr->avail) < 0 ||
-	    hva_to_gpa(mem, (uintptr_t)q->vring.used,
-		       sizeof(struct vring_used) +
-		       sizeof(struct vring_used_elem) * (uint64_t)size + 2,
-		       &vr->used) < 0) {
+	if (ifcvf_mem_ring_gpa(mem, &q->vring, vr) < 0) {
 		IFCVF_LOG(ERR, "%s: queue %u: ring outside guest memory",
 			  ifc->rte_dev->name, qid);
 		return -EINVAL;
@@ -238,22 +213,36 @@ static int
 vrings_to_hw(struct ifcvf_internal *ifc)
 {
 	struct rte_vhost_memory *mem = NULL;
-	uint32_t i;
 	uint16_t qid;
-	int ret = 0;
+	int ret;
 
 	if (rte_vhost_get_mem_table(ifc->vid, &mem) < 0)
 		return -EINVAL;
-	for (i = 0; i < mem->nregions && ret == 0; i++)
-		ret = check_region(mem, i);
+	ret = ifcvf_mem_check(mem);
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++)
-		ret = vring_to_hw(ifc, mem, qid);
+		if (ifc->hw.vring[qid].enable)
+			ret = vring_to_hw(ifc, mem, qid);
 	if (ret == 0)
-		ret = map_windows(ifc, mem);
+		ret = ifcvf_mem_map(ifc, mem);
 	free(mem);
 	return ret;
 }
 
+/* Where queue @q's vector goes: the guest, the relay, or nowhere. */
+static int
+queue_irq_fd(const struct ifcvf_queue *q)
+{
+	if (q->sh.on)
+		return q->sh.irq.fd;
+	/* A disabled queue's call fd may be closed already. */
+	return q->ifc->hw.vring[q->qid].enable ? q->vring.callfd : -1;
+}
+
+/*
+ * Every vector to where it belongs now. Vhost closes a call fd it
+ * replaces right after the queue is disabled, so this runs at every
+ * queue start: a vector never stays on a replaced fd.
+ */
 static int
 route_irqs(struct ifcvf_internal *ifc)
 {
@@ -261,110 +250,24 @@ route_irqs(struct ifcvf_internal *ifc)
 	uint16_t qid;
 
 	fds[IFCVF_CONFIG_VECTOR] = ifc->cfg.fd;
-	for (qid = 0; qid < ifc->nr_vring; qid++)
-		fds[IFCVF_QUEUE_VECTOR(qid)] = ifc->q[qid].sh.on ?
-			ifc->q[qid].sh.irq.fd : ifc->q[qid].vring.callfd;
-	return ifc->bus->set_irqs(ifc, fds, ifc->nr_vring + 1);
-}
-
-static uint16_t
-used_idx(const struct ifcvf_queue *q)
-{
-	return __atomic_load_n(&q->vring.used->idx, __ATOMIC_ACQUIRE);
-}
-
-/*
- * Add the used entries since the last call to the completed count. The
- * relay calls it at every kick and every stats tick, get_stats at every
- * query, so the 16-bit used index is sampled (with a CPU to run on) before
- * it wraps; the exchange makes each entry count once whichever thread
- * gets there first.
- */
-static bool
-count_completed(struct ifcvf_queue *q)
-{
-	uint16_t base = __atomic_load_n(&q->used_base, __ATOMIC_RELAXED);
-	uint16_t now = used_idx(q);
-
-	if (base != now &&
-	    __atomic_compare_exchange_n(&q->used_base, &base, now, false,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		__atomic_fetch_add(&q->stats[IFCVF_STAT_COMPLETED],
-				   (uint16_t)(now - base), __ATOMIC_RELAXED);
-	return base != now;
-}
-
-/* How often the relay samples the used indices of a configured VF. */
-#define IFCVF_STATS_TICK_NS	(10 * 1000 * 1000)
-
-/*
- * The device may complete 65536 entries between two kicks (nothing kicks
- * a queue the device is still busy with), so the relay also samples the
- * used index of every armed queue on a timer.
- */
-static void
-stats_tick_set(struct ifcvf_internal *ifc, bool on)
-{
-	const struct itimerspec its = {
-		.it_interval = { .tv_nsec = on ? IFCVF_STATS_TICK_NS : 0 },
-		.it_value = { .tv_nsec = on ? IFCVF_STATS_TICK_NS : 0 },
-	};
-
-	if (timerfd_settime(ifc->stats_tick.fd, 0, &its, NULL) == 0)
-		ifc->stats_ticking = on;
-}
-
-/* Sample while entries complete; sleep from the first quiet tick on. */
-static void
-stats_tick(struct ifcvf_relay_src *src)
-{
-	struct ifcvf_internal *ifc =
-		container_of(src, struct ifcvf_internal, stats_tick);
-	bool moved = false;
-	uint16_t qid;
+	uint16_t n = ifc->nr_vring + 1;
+	int ret;
 
 	for (qid = 0; qid < ifc->nr_vring; qid++)
-		if (ifc->q[qid].kick.armed)
-			moved |= count_completed(&ifc->q[qid]);
-	if (!moved)
-		stats_tick_set(ifc, false);
-}
-
-/* A kick (relay thread): traffic again, wake the sampler. */
-static void
-stats_tick_wake(struct ifcvf_internal *ifc)
-{
-	if (!ifc->stats_ticking && ifc->stats_tick.armed)
-		stats_tick_set(ifc, true);
-}
-
-static void
-stats_tick_start(struct ifcvf_internal *ifc)
-{
-	struct ifcvf_relay_src *src = &ifc->stats_tick;
-
-	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	src->handler = stats_tick;
-	if (src->fd < 0 || ifcvf_relay_add(src) < 0) {
-		IFCVF_LOG(WARNING, "%s: no stats timer, completed_descriptors may miss 64Ki wraps",
-			  ifc->rte_dev->name);
-		if (src->fd >= 0)
-			close(src->fd);
-		src->fd = -1;
-		return;
+		fds[IFCVF_QUEUE_VECTOR(qid)] = queue_irq_fd(&ifc->q[qid]);
+	ret = ifc->bus->set_irqs(ifc, fds, n);
+	if (ret == 0) {
+		memcpy(ifc->irq_route, fds, sizeof(fds[0]) * n);
+		ifc->nr_irq_route = n;
 	}
-	stats_tick_set(ifc, true);
+	return ret;
 }
 
 static void
-stats_tick_stop(struct ifcvf_internal *ifc)
+unroute_irqs(struct ifcvf_internal *ifc)
 {
-	if (!ifc->stats_tick.armed)
-		return;
-	ifcvf_relay_del(&ifc->stats_tick);
-	close(ifc->stats_tick.fd);
-	ifc->stats_tick.fd = -1;
-	ifc->stats_ticking = false;
+	ifc->bus->set_irqs(ifc, NULL, 0);
+	ifc->nr_irq_route = 0;
 }
 
 /* A kick from the guest (copied to the shadow ring first): the doorbell. */
@@ -376,9 +279,31 @@ relay_kick(struct ifcvf_relay_src *src)
 	if (q->sh.on)
 		ifcvf_lm_sync_avail(q);
 	ifcvf_hw_notify(&q->ifc->hw, q->qid);
-	q->stats[IFCVF_STAT_KICKS]++;
+	ifcvf_stat_add(q, IFCVF_STAT_KICKS, 1);
 	/* The used ring is sampled by the stats timer, not per kick. */
-	stats_tick_wake(q->ifc);
+	ifcvf_stats_tick_wake(q->ifc);
+}
+
+static uint16_t
+avail_idx(const struct ifcvf_queue *q)
+{
+	return __atomic_load_n(&q->vring.avail->idx, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * relay=poll: new avail entries ring the doorbell, whether the guest
+ * kicked or not (its kick eventfd is not read).
+ */
+static bool
+kick_ready(struct ifcvf_relay_src *src)
+{
+	struct ifcvf_queue *q = container_of(src, struct ifcvf_queue, kick);
+	uint16_t idx = avail_idx(q);
+
+	if (idx == q->kick_seen)
+		return false;
+	q->kick_seen = idx;
+	return true;
 }
 
 static int
@@ -387,11 +312,21 @@ arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 	struct ifcvf_queue *q = &ifc->q[qid];
 	int ret;
 
-	q->used_base = used_idx(q);
+	/*
+	 * Count from where the device starts, in the guest's terms, not from
+	 * what guest memory says now: a guest resetting its rings may not
+	 * have zeroed its used index yet.
+	 */
+	q->used_base = q->sh.on ? q->sh.next_used :
+				  ifc->hw.vring[qid].last_used_idx;
 	q->kick.handler = relay_kick;
-	ret = ifcvf_relay_add(&q->kick);
+	q->kick.ready = kick_ready;
+	/* Polled, the first sweep rings once, as a kick at arming would. */
+	q->kick_seen = avail_idx(q) - 1;
+	/* The shadow ring is synced here before the relay may sync it. */
+	ret = ifcvf_lm_arm(ifc, qid);
 	if (ret == 0)
-		ret = ifcvf_lm_arm(ifc, qid);
+		ret = ifcvf_relay_add(&q->kick);
 	return ret;
 }
 
@@ -406,11 +341,15 @@ save_ring_state(struct ifcvf_internal *ifc, uint16_t qid)
 	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
 	struct ifcvf_queue *q = &ifc->q[qid];
 
-	count_completed(q);
-	if (vr->enable && !ifc->hw.has_lm) {
-		vr->last_used_idx = used_idx(q);
+	if (!vr->enable && !q->parked)
+		return;
+	ifcvf_stats_count(q);
+	/* A queue that did not stop has its registers lost with the reset. */
+	if (!ifc->hw.has_lm || q->state_lost) {
+		vr->last_used_idx = ifcvf_used_idx(q);
 		vr->last_avail_idx = vr->last_used_idx;
 	}
+	q->state_lost = false;
 }
 
 /* Give vhost the ring state of a stopped queue. */
@@ -424,6 +363,14 @@ hand_back(struct ifcvf_internal *ifc, uint16_t qid)
 				 vr->last_used_idx);
 }
 
+/* A parked queue was stopped by a reset: hand its final state back. */
+static void
+unpark(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	hand_back(ifc, qid);
+	ifc->q[qid].parked = false;
+}
+
 static uint64_t
 device_features(struct ifcvf_internal *ifc)
 {
@@ -431,7 +378,7 @@ device_features(struct ifcvf_internal *ifc)
 
 	rte_vhost_get_negotiated_features(ifc->vid, &features);
 	/* IOVA is guest physical: the device translates through its IOMMU. */
-	return (features & IFCVF_DEVICE_FEATURES) |
+	return (features & served_features(ifc)) |
 	       (1ULL << VIRTIO_F_ACCESS_PLATFORM);
 }
 
@@ -446,6 +393,57 @@ disarm_queues(struct ifcvf_internal *ifc)
 	}
 }
 
+/* Requests queue @qid's device has taken and not completed. */
+static uint16_t
+blk_in_flight(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	const struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+
+	if (ifcvf_hw_ring_state_save(&ifc->hw, qid) < 0)
+		return 0;
+	return (uint16_t)(vr->last_avail_idx - vr->last_used_idx);
+}
+
+/*
+ * A block device's requests in flight are lost when a queue stops: wait
+ * (bounded by *@waited, shared by the queues of one stop) until queue
+ * @qid completed what it took. A queue still busy at the deadline has its
+ * ring state taken from its used ring, so that the next device (after a
+ * migration: the destination's) carries out its unfinished requests
+ * again. Without ring-state registers that is how the state is read
+ * anyway.
+ */
+static void
+blk_drain_queue(struct ifcvf_internal *ifc, uint16_t qid,
+		unsigned int *waited)
+{
+	uint16_t left;
+
+	while ((left = blk_in_flight(ifc, qid)) != 0 &&
+	       *waited < IFCVF_BLK_DRAIN_TIMEOUT_MS) {
+		ifcvf_hw_notify(&ifc->hw, qid);
+		ifcvf_msleep(1);
+		(*waited)++;
+	}
+	if (left == 0)
+		return;
+	IFCVF_LOG(ERR, "%s: queue %u: %u requests still in flight after %u ms: they will be carried out again",
+		  ifc->rte_dev->name, qid, left, IFCVF_BLK_DRAIN_TIMEOUT_MS);
+	ifc->q[qid].state_lost = true;
+}
+
+/* Every running queue of a block device, before a reset. */
+static void
+blk_drain(struct ifcvf_internal *ifc)
+{
+	unsigned int waited = 0;
+	uint16_t qid;
+
+	for (qid = 0; qid < ifc->nr_vring && ifc->hw.has_lm; qid++)
+		if (ifc->hw.vring[qid].enable || ifc->q[qid].parked)
+			blk_drain_queue(ifc, qid, &waited);
+}
+
 /*
  * Stop the device and put each enabled queue's ring state, in the guest's
  * terms, into hw.vring[], with the guest's ring addresses.
@@ -455,38 +453,68 @@ pause_device(struct ifcvf_internal *ifc)
 {
 	uint16_t qid;
 
+	uint64_t lost = 0;
+
+	if (is_blk(ifc))
+		blk_drain(ifc);
 	disarm_queues(ifc);
-	ifcvf_hw_stop(&ifc->hw);
+	if (ifcvf_hw_stop(&ifc->hw, &lost) < 0)
+		IFCVF_LOG(ERR, "%s: the device did not stop cleanly",
+			  ifc->rte_dev->name);
+	for (qid = 0; qid < ifc->nr_vring; qid++)
+		ifc->q[qid].state_lost |= (lost >> qid) & 1;
 	ifcvf_lm_drain(ifc);
 	ifcvf_lm_teardown(ifc);
-	for (qid = 0; qid < ifc->nr_vring; qid++)
+	for (qid = 0; qid < ifc->nr_vring; qid++) {
 		save_ring_state(ifc, qid);
+		/* The reset stopped a parked queue: its final state. */
+		if (ifc->q[qid].parked)
+			unpark(ifc, qid);
+	}
+}
+
+/*
+ * Undo a resume that failed at any step: the vectors routed nowhere
+ * before the shadow rings' interrupt fds close, then the device stopped
+ * as a pause stops it. A device that never ran keeps the ring state the
+ * pause saved (@paused, in the guest's terms), not what a stop reads off
+ * rings it never used.
+ */
+static void
+resume_undo(struct ifcvf_internal *ifc, const struct ifcvf_vring *paused,
+	    bool ran)
+{
+	disarm_queues(ifc);
+	unroute_irqs(ifc);
+	pause_device(ifc);
+	if (!ran)
+		memcpy(ifc->hw.vring, paused,
+		       sizeof(ifc->hw.vring[0]) * IFCVF_MAX_QUEUES);
 }
 
 /* Start the device on hw.vring[], logging dirty pages if @log. */
 static int
 resume_device(struct ifcvf_internal *ifc, bool log)
 {
+	struct ifcvf_vring paused[IFCVF_MAX_QUEUES];
+	bool ran = false;
 	uint16_t qid;
 	int ret;
 
+	memcpy(paused, ifc->hw.vring, sizeof(paused));
 	ret = ifcvf_lm_setup(ifc, log);
 	if (ret == 0)
 		ret = route_irqs(ifc);
 	if (ret == 0) {
 		ifc->hw.config_vector = IFCVF_CONFIG_VECTOR;
 		ret = ifcvf_hw_start(&ifc->hw, device_features(ifc));
+		ran = ret == 0;
 	}
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++)
 		if (ifc->hw.vring[qid].enable)
 			ret = arm_queue(ifc, qid);
-	if (ret < 0) {
-		disarm_queues(ifc);
-		ifcvf_hw_reset(&ifc->hw);
-		/* Before teardown closes the shadow rings' interrupt fds. */
-		ifc->bus->set_irqs(ifc, NULL, 0);
-		ifcvf_lm_teardown(ifc);
-	}
+	if (ret < 0)
+		resume_undo(ifc, paused, ran);
 	return ret;
 }
 
@@ -497,27 +525,58 @@ log_started(struct ifcvf_internal *ifc)
 		ifc->bus->log_started(ifc);
 }
 
+/* A net device's new config: the link went up or down. */
+static void
+net_config_changed(struct ifcvf_internal *ifc)
+{
+	struct ifcvf_net_config cfg;
+
+	if (ifcvf_hw_read_net_config(&ifc->hw, &cfg) == 0)
+		IFCVF_LOG(INFO, "%s: config changed, link %s",
+			  ifc->rte_dev->name,
+			  cfg.status & VIRTIO_NET_S_LINK_UP ? "up" : "down");
+}
+
 /*
- * The device's config interrupt: a link change, or a device that stopped
- * and needs a reset (a queue on a malformed ring). Registers only: the
- * relay never takes ifc->lock.
+ * A block device's new config (a capacity change): the frontend is told
+ * and reads it (GET_CONFIG). No reply is awaited: the relay serves every
+ * VF and does not wait on a frontend.
+ */
+static void
+blk_config_changed(struct ifcvf_internal *ifc)
+{
+	struct ifcvf_blk_config cfg;
+
+	if (ifcvf_hw_read_blk_config(&ifc->hw, &cfg) < 0)
+		return;
+	IFCVF_LOG(INFO, "%s: config changed, capacity %" PRIu64 " sectors",
+		  ifc->rte_dev->name, cfg.capacity);
+	if (rte_vhost_backend_config_change(ifc->vid, false) < 0)
+		IFCVF_LOG(ERR, "%s: the frontend could not be told of the change",
+			  ifc->rte_dev->name);
+}
+
+/*
+ * The device's config interrupt: a link change or a new capacity, or a
+ * device that stopped and needs a reset (a queue on a malformed ring).
+ * Registers only: the relay never takes ifc->lock (ifc->vid is set
+ * before the interrupt is routed and kept until it is no more).
  */
 static void
 config_changed(struct ifcvf_relay_src *src)
 {
 	struct ifcvf_internal *ifc = container_of(src, struct ifcvf_internal,
 						  cfg);
-	struct ifcvf_net_config cfg;
 	uint8_t status = ifcvf_hw_get_status(&ifc->hw);
 
 	ifcvf_hw_read_isr(&ifc->hw);
 	if (status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		IFCVF_LOG(ERR, "%s: the device stopped and needs a reset (status 0x%x): a malformed ring?",
 			  ifc->rte_dev->name, status);
-	if (ifcvf_hw_read_net_config(&ifc->hw, &cfg) == 0)
-		IFCVF_LOG(INFO, "%s: config changed, link %s",
-			  ifc->rte_dev->name,
-			  cfg.status & VIRTIO_NET_S_LINK_UP ? "up" : "down");
+	if (is_blk(ifc))
+		blk_config_changed(ifc);
+	else
+		net_config_changed(ifc);
 }
 
 static int
@@ -555,23 +614,80 @@ closed(struct ifcvf_internal *ifc)
 		ifc->bus->closed(ifc);
 }
 
+/*
+ * Host notifiers: a frontend that maps a queue's doorbell kicks the
+ * device directly, past the relay. Offered only for a doorbell with a
+ * page of its own, and only while the queues run on the guest's rings:
+ * withdrawn before they move onto shadow rings, whose kicks the relay
+ * must see. Under ifc->lock (vhost's get_notify_area takes none).
+ */
+static bool
+notifier_ok(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	return ifc->bus->notify_area != NULL &&
+	       ifcvf_hw_doorbell_page_own(&ifc->hw, qid, rte_mem_page_size());
+}
+
+static void
+notifiers_set(struct ifcvf_internal *ifc, bool on)
+{
+	uint16_t qid;
+
+	for (qid = 0; qid < ifc->nr_vring; qid++) {
+		struct ifcvf_queue *q = &ifc->q[qid];
+
+		if (q->notifier == on || (on && (q->notifier_refused ||
+		    !notifier_ok(ifc, qid) || !ifc->hw.vring[qid].enable)))
+			continue;
+		if (rte_vhost_host_notifier_ctrl(ifc->vid, qid, on) != 0) {
+			/* Refused (or not negotiated): not again on this connection. */
+			if (on)
+				IFCVF_LOG(INFO, "%s: queue %u: no host notifier, kicks go through the relay",
+					  ifc->rte_dev->name, qid);
+			q->notifier_refused |= on;
+			continue;
+		}
+		__atomic_store_n(&q->notifier, on, __ATOMIC_RELAXED);
+	}
+}
+
+/* Offer the notifiers the current mode allows (after a reconfiguration). */
+static void
+notifiers_sync(struct ifcvf_internal *ifc)
+{
+	notifiers_set(ifc, ifc->configured && !ifc->mediated);
+}
+
+/*
+ * Release what start_datapath took, in reverse order, from any point of
+ * it: each step undoes only what was done. The device is stopped.
+ */
+static void
+release_datapath(struct ifcvf_internal *ifc)
+{
+	ifcvf_stats_tick_stop(ifc);
+	ifcvf_mem_unmap(ifc);
+	unroute_irqs(ifc);
+	config_irq_stop(ifc);
+	ifc->stay_mediated = false;
+	ifc->configured = false;
+	ifc->nr_closes++;
+	closed(ifc);
+}
+
+/* Stop the running device and hand every queue's ring state back. */
 static void
 stop_datapath(struct ifcvf_internal *ifc)
 {
 	uint16_t qid;
 
-	stats_tick_stop(ifc);
 	pause_device(ifc);
 	for (qid = 0; qid < ifc->nr_vring; qid++)
 		if (ifc->hw.vring[qid].enable)
 			rte_vhost_set_vring_base(ifc->vid, qid,
 						 ifc->hw.vring[qid].last_avail_idx,
 						 ifc->hw.vring[qid].last_used_idx);
-	unmap_windows(ifc);
-	ifc->bus->set_irqs(ifc, NULL, 0);
-	config_irq_stop(ifc);
-	ifc->stay_mediated = false;
-	closed(ifc);
+	release_datapath(ifc);
 }
 
 static int
@@ -582,39 +698,160 @@ start_datapath(struct ifcvf_internal *ifc)
 	ret = config_irq_start(ifc);
 	if (ret == 0)
 		ret = vrings_to_hw(ifc);
-	if (ret == 0)
+	if (ret == 0) {
+		/* Before the kicks that wake it are armed. */
+		ifcvf_stats_tick_start(ifc);
 		ret = resume_device(ifc, ifcvf_lm_log_all(ifc->vid));
-	if (ret == 0 && ifc->logging)
-		log_started(ifc);
+	}
 	if (ret < 0) {
-		unmap_windows(ifc);
-		ifc->bus->set_irqs(ifc, NULL, 0);
-		config_irq_stop(ifc);
-		ifc->stay_mediated = false;
-		closed(ifc);
-	} else {
-		stats_tick_start(ifc);
+		release_datapath(ifc);
+		return ret;
+	}
+	ifc->configured = true;
+	ifc->nr_configures++;
+	if (ifc->logging)
+		log_started(ifc);
+	return 0;
+}
+
+/*
+ * A reconfiguration failed half-way: the device is reset. Tear the rest
+ * down, hand the ring state saved at the pause back to vhost: the VF is
+ * stopped (never "configured" on a reset device) until vhost configures
+ * it again.
+ */
+static int
+fail_device(struct ifcvf_internal *ifc, int err)
+{
+	IFCVF_LOG(ERR, "%s: reconfiguration failed (%s), the device is stopped",
+		  ifc->rte_dev->name, strerror(-err));
+	stop_datapath(ifc);
+	return err;
+}
+
+/* Queues past @nr are gone from vhost: none of them may start again. */
+static void
+shrink_queues(struct ifcvf_internal *ifc, uint16_t nr)
+{
+	uint16_t qid;
+
+	for (qid = nr; qid < ifc->nr_vring; qid++)
+		ifc->hw.vring[qid].enable = false;
+	ifc->nr_vring = RTE_MIN(ifc->nr_vring, nr);
+}
+
+/*
+ * An IFCVF stops its network queues one at a time, the device left
+ * running: each enabled queue's ring state, in the guest's terms, into
+ * hw.vring[], as pause_device puts it, and nothing the VF holds dropped.
+ * False: a queue did not stop (only a reset stops it).
+ */
+static bool
+pause_queues(struct ifcvf_internal *ifc)
+{
+	uint16_t qid;
+
+	disarm_queues(ifc);
+	for (qid = 0; qid < ifc->nr_vring; qid++)
+		if (ifc->hw.vring[qid].enable &&
+		    ifcvf_hw_queue_disable(&ifc->hw, qid) < 0)
+			return false;
+	ifcvf_lm_drain(ifc);
+	ifcvf_lm_teardown(ifc);
+	for (qid = 0; qid < ifc->nr_vring; qid++)
+		save_ring_state(ifc, qid);
+	return true;
+}
+
+/*
+ * resume_device on the running VF: each enabled queue programmed from
+ * hw.vring[] and started again. A failure leaves what pause_device (of
+ * fail_device) reads right: the ring state of every queue not started.
+ */
+static int
+resume_queues(struct ifcvf_internal *ifc, bool log)
+{
+	struct ifcvf_vring paused[IFCVF_MAX_QUEUES];
+	uint16_t qid;
+	int ret;
+
+	/* A shadow set-up that fails half-way leaves hw.vring[] changed. */
+	memcpy(paused, ifc->hw.vring, sizeof(paused));
+	ret = ifcvf_lm_setup(ifc, log);
+	if (ret < 0) {
+		memcpy(ifc->hw.vring, paused, sizeof(paused));
+		return ret;
+	}
+	ret = route_irqs(ifc);
+	ifcvf_hw_set_mq(&ifc->hw);
+	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++) {
+		if (!ifc->hw.vring[qid].enable)
+			continue;
+		ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
+		if (ret == 0)
+			ret = arm_queue(ifc, qid);
+		/* What the guest made available while the queue was off. */
+		if (ret == 0)
+			ifcvf_hw_notify(&ifc->hw, qid);
 	}
 	return ret;
 }
 
-/* Stop and start again on the current queues, logging if @log. */
-static int
-restart_device(struct ifcvf_internal *ifc, bool log)
+/*
+ * Whether a reconfiguration may keep the VF running: an IFCVF's network
+ * queues, on the features the VF was started with (a reset negotiates
+ * new ones). A block request the drain gave up on is carried out again
+ * only after a reset, which makes the device forget it.
+ */
+static bool
+may_restart_live(struct ifcvf_internal *ifc)
 {
+	return ifc->hw.has_lm && !is_blk(ifc) &&
+	       device_features(ifc) == ifc->hw.features;
+}
+
+/*
+ * Stop the queues for a reconfiguration: one at a time if @live and the
+ * VF allows it, the VF left running; else, or if a queue does not stop,
+ * by a reset. True: the VF still runs.
+ */
+static bool
+pause_for_restart(struct ifcvf_internal *ifc, bool live)
+{
+	notifiers_set(ifc, false);
+	if (live && may_restart_live(ifc) && pause_queues(ifc))
+		return true;
+	pause_device(ifc);
+	return false;
+}
+
+/*
+ * Stop and start again on the current queues, logging if @log; with
+ * @add >= 0, queue @add (set up from vhost, not running) joins them,
+ * from the state vhost holds, whatever the pause finds. An IFCVF is not
+ * reset: nothing it holds (frames waiting for RX buffers) is dropped.
+ */
+static int
+restart_device(struct ifcvf_internal *ifc, bool log, int add)
+{
+	struct ifcvf_vring want;
+	bool live;
 	int ret;
 
-	pause_device(ifc);
+	if (add >= 0)
+		want = ifc->hw.vring[add];
+	live = pause_for_restart(ifc, true);
+	if (add >= 0) {
+		want.enable = true;
+		ifc->hw.vring[add] = want;
+	}
 	/*
 	 * vhost frees the queues past the first pair when the features lose
 	 * MQ (a SET_FEATURES without it): run only those it still has.
 	 */
-	ifc->nr_vring = RTE_MIN(ifc->nr_vring, rte_vhost_get_vring_num(ifc->vid));
-	ret = resume_device(ifc, log);
-	if (ret < 0)
-		IFCVF_LOG(ERR, "%s: restart failed, the device is stopped",
-			  ifc->rte_dev->name);
-	return ret;
+	shrink_queues(ifc, rte_vhost_get_vring_num(ifc->vid));
+	ret = live ? resume_queues(ifc, log) : resume_device(ifc, log);
+	return ret < 0 ? fail_device(ifc, ret) : 0;
 }
 
 /* Without protocol features no SET_VRING_ENABLE comes: all rings run. */
@@ -631,40 +868,93 @@ enable_implicit_vrings(struct ifcvf_internal *ifc)
 		ifc->hw.vring[qid].enable = true;
 }
 
+/*
+ * A new connection: nothing of the last one's queues survives (vhost
+ * calls dev_cleanup when a connection ends).
+ */
+static void
+forget_connection(struct ifcvf_internal *ifc)
+{
+	uint16_t qid;
+
+	for (qid = 0; qid < IFCVF_MAX_QUEUES; qid++) {
+		ifc->hw.vring[qid].enable = false;
+		ifc->q[qid].parked = false;
+		ifc->q[qid].state_lost = false;
+		ifc->q[qid].notifier = false;
+		ifc->q[qid].notifier_refused = false;
+		memset(&ifc->q[qid].vring, 0, sizeof(ifc->q[qid].vring));
+		ifc->q[qid].vring.callfd = -1;
+		ifc->q[qid].vring.kickfd = -1;
+	}
+	ifc->nr_vring = 0;
+	ifc->vid = -1;
+}
+
+/* Configure the VF for connection @vid, under ifc->lock. */
+static int
+configure(struct ifcvf_internal *ifc, int vid)
+{
+	uint16_t nr = rte_vhost_get_vring_num(vid);
+	int ret;
+
+	if (nr > ifc->hw.nr_vring) {
+		IFCVF_LOG(ERR, "%s: frontend has %u queues, the device %u",
+			  ifc->rte_dev->name, nr, ifc->hw.nr_vring);
+		return -EINVAL;
+	}
+	if (ifc->configured && is_blk(ifc) && ifc->vid == vid)
+		return 0;	/* at its last ring's enable: see blk_ready() */
+	if (ifc->configured) {
+		/* Another connection's (a second socket on this VF). */
+		IFCVF_LOG(ERR, "%s: in use by another frontend",
+			  ifc->rte_dev->name);
+		return -EBUSY;
+	}
+	ifc->vid = vid;
+	ifc->nr_vring = IFCVF_MAX_QUEUES;
+	shrink_queues(ifc, nr);
+	enable_implicit_vrings(ifc);
+	ret = start_datapath(ifc);
+	if (ret < 0) {
+		IFCVF_LOG(ERR, "%s: configuration failed: %s",
+			  ifc->rte_dev->name, strerror(-ret));
+		return ret;
+	}
+	notifiers_sync(ifc);
+	IFCVF_LOG(INFO, "%s: configured, %u queues", ifc->rte_dev->name, nr);
+	return 0;
+}
+
 static int
 ifcvf_dev_conf(int vid)
 {
 	struct ifcvf_internal *ifc = find_by_vid(vid);
-	uint16_t nr;
 	int ret;
 
 	if (ifc == NULL)
 		return -1;
-	nr = rte_vhost_get_vring_num(vid);
-	if (nr > ifc->hw.nr_vring) {
-		IFCVF_LOG(ERR, "%s: frontend has %u queues, the device %u",
-			  ifc->rte_dev->name, nr, ifc->hw.nr_vring);
-		return -1;
-	}
 	pthread_mutex_lock(&ifc->lock);
-	ifc->vid = vid;
-	ifc->nr_vring = nr;
-	enable_implicit_vrings(ifc);
-	ret = ifc->configured ? -EBUSY : start_datapath(ifc);
-	if (ret == 0)
-		ifc->configured = true;
+	ret = configure(ifc, vid);
 	pthread_mutex_unlock(&ifc->lock);
-	if (ret < 0) {
-		IFCVF_LOG(ERR, "%s: configuration failed: %s",
-			  ifc->rte_dev->name, strerror(-ret));
-		return -1;
-	}
-	if (ifc->bus->notify_area != NULL &&
-	    rte_vhost_host_notifier_ctrl(vid, RTE_VHOST_QUEUE_ALL, true) != 0)
-		IFCVF_LOG(INFO, "%s: doorbells go through the relay",
-			  ifc->rte_dev->name);
-	IFCVF_LOG(INFO, "%s: configured, %u queues", ifc->rte_dev->name, nr);
-	return 0;
+	return ret < 0 ? -1 : 0;
+}
+
+/*
+ * DPDK 22.11's vhost calls dev_conf for a blk vDPA device only at a
+ * SET_VRING_CALL of its last ring once it is ready (ring 0 ready). QEMU
+ * 7.2's vhost-user-blk sends its last SET_VRING_CALL before that (when it
+ * sets up the guest notifiers), then the rings, then SET_VRING_ENABLE;
+ * and a guest may use fewer rings than there are (SeaBIOS runs ring 0 of
+ * any number): dev_conf never comes. So the driver configures a blk VF
+ * itself when vhost finds ring 0 ready (the set_vring_state it sends
+ * then); the other rings join as they get ready. vhost's stops (dev_close
+ * at GET_VRING_BASE, dev_cleanup) do not depend on its own dev_conf.
+ */
+static bool
+blk_ready(const struct ifcvf_internal *ifc, int vring)
+{
+	return is_blk(ifc) && vring == 0;
 }
 
 static int
@@ -676,66 +966,209 @@ ifcvf_dev_close(int vid)
 		return -1;
 	pthread_mutex_lock(&ifc->lock);
 	if (ifc->configured) {
+		notifiers_set(ifc, false);
 		stop_datapath(ifc);
-		ifc->configured = false;
 	}
 	pthread_mutex_unlock(&ifc->lock);
 	return 0;
 }
 
+/* The connection ends (or its owner resets): close, and forget it. */
 static int
 ifcvf_dev_cleanup(int vid)
 {
-	return ifcvf_dev_close(vid);
+	struct ifcvf_internal *ifc = find_by_vid(vid);
+
+	if (ifc == NULL)
+		return -1;
+	ifcvf_dev_close(vid);
+	pthread_mutex_lock(&ifc->lock);
+	forget_connection(ifc);
+	pthread_mutex_unlock(&ifc->lock);
+	return 0;
 }
 
-/* A queue enabled or disabled while the device runs. */
+/*
+ * Restart without queue @qid (disabled), handing its state back; @err is
+ * what the caller reports when the device runs again: a queue that did
+ * not stop (@err set) is stopped by a reset.
+ */
 static int
-change_queue(struct ifcvf_internal *ifc, uint16_t qid, bool enable)
+restart_without(struct ifcvf_internal *ifc, uint16_t qid, int err)
 {
-	struct rte_vhost_memory *mem = NULL;
-	struct ifcvf_vring *vr;
+	bool log = ifc->logging;	/* the pause clears it */
+	bool live;
 	int ret;
 
-	if (!enable && !ifc->mediated) {
-		ifcvf_relay_del(&ifc->q[qid].kick);
-		/*
-		 * A plain virtio 1.0 device cannot stop one queue (queue_enable
-		 * is write-1) nor restart it past index 0: it runs until reset.
-		 */
-		ret = ifc->hw.has_lm ? ifcvf_hw_queue_disable(&ifc->hw, qid) : 0;
-		hand_back(ifc, qid);
-		return ret;
-	}
-	if (!enable) {
-		bool log = ifc->logging;	/* the pause clears it */
+	live = pause_for_restart(ifc, err == 0);
+	hand_back(ifc, qid);
+	ifc->hw.vring[qid].enable = false;
+	ret = live ? resume_queues(ifc, log) : resume_device(ifc, log);
+	return ret < 0 ? fail_device(ifc, ret) : err;
+}
 
-		/* Shadow rings are laid out for the enabled queues. */
-		pause_device(ifc);
+/* Stop queue @qid of the running device and hand its state back. */
+static int
+queue_stop(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	struct ifcvf_queue *q = &ifc->q[qid];
+	int ret;
+
+	/* Shadow rings are laid out for the set of enabled queues. */
+	if (ifc->mediated)
+		return restart_without(ifc, qid, 0);
+	ifcvf_relay_del(&q->kick);
+	if (!ifc->hw.has_lm) {
+		/*
+		 * A plain virtio 1.0 device cannot stop one queue
+		 * (queue_enable is write-1): it stays parked, running without
+		 * kicks, until it comes back on the same rings or a reset.
+		 */
+		hand_back(ifc, qid);
+		q->parked = true;
+		ifc->hw.vring[qid].enable = false;
+		return 0;
+	}
+	if (is_blk(ifc)) {
+		unsigned int waited = 0;
+
+		blk_drain_queue(ifc, qid, &waited);
+	}
+	ret = ifcvf_hw_queue_disable(&ifc->hw, qid);
+	if (ret == 0) {
 		hand_back(ifc, qid);
 		ifc->hw.vring[qid].enable = false;
-		return resume_device(ifc, log);
+		return 0;
 	}
-	if (rte_vhost_get_mem_table(ifc->vid, &mem) < 0)
+	/* Only a reset stops it; its state is read off the used ring. */
+	q->state_lost = true;
+	return restart_without(ifc, qid, ret);
+}
+
+/* Queue @qid past the queues of dev_conf: vhost added it since. */
+static int
+grow_queues(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	uint16_t nr = rte_vhost_get_vring_num(ifc->vid);
+
+	if (qid >= nr || nr > ifc->hw.nr_vring) {
+		IFCVF_LOG(ERR, "%s: queue %u: the frontend has %u queues, the device %u",
+			  ifc->rte_dev->name, qid, nr, ifc->hw.nr_vring);
 		return -EINVAL;
-	ret = vring_to_hw(ifc, mem, qid);
-	free(mem);
-	vr = &ifc->hw.vring[qid];
-	/*
-	 * Shadow rings have a layout per set of queues; a VF without
-	 * ring-state registers needs them to start a used ring past 0.
-	 */
-	if (ret == 0 && (ifc->mediated || (!ifc->hw.has_lm &&
-			 (vr->last_avail_idx | vr->last_used_idx)))) {
-		vr->enable = true;
-		return restart_device(ifc, ifc->logging);
 	}
+	ifc->nr_vring = nr;
+	return 0;
+}
+
+static bool
+same_rings(const struct ifcvf_vring *a, const struct ifcvf_vring *b)
+{
+	return a->desc == b->desc && a->avail == b->avail &&
+	       a->used == b->used && a->size == b->size;
+}
+
+/* A parked queue back on its rings: new fds, and the kicks it missed. */
+static int
+unpark_running(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	struct ifcvf_queue *q = &ifc->q[qid];
+	int ret;
+
+	q->parked = false;
+	ret = route_irqs(ifc);
+	if (ret == 0)
+		ret = arm_queue(ifc, qid);
+	if (ret < 0)
+		return ret;
+	ifcvf_hw_notify(&ifc->hw, qid);
+	/* A completion signalled to a replaced call fd is not lost. */
+	eventfd_write(q->vring.callfd, 1);
+	return 0;
+}
+
+/* Program queue @qid into the running device and arm its kick. */
+static int
+queue_program(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	int ret;
+
+	ret = route_irqs(ifc);
 	if (ret == 0) {
-		ifcvf_hw_set_mq(&ifc->hw, (qid + 2) / 2);
+		ifcvf_hw_set_mq(&ifc->hw);
 		ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
 	}
 	if (ret == 0)
 		ret = arm_queue(ifc, qid);
+	return ret;
+}
+
+static bool
+same_base(const struct ifcvf_vring *a, const struct ifcvf_vring *b)
+{
+	return a->last_avail_idx == b->last_avail_idx &&
+	       a->last_used_idx == b->last_used_idx;
+}
+
+/* A queue that failed to start is not running: undo what was done. */
+static void
+queue_unstart(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	ifcvf_relay_del(&ifc->q[qid].kick);
+	ifcvf_lm_disarm(ifc, qid);
+	if (ifc->hw.has_lm)
+		ifcvf_hw_queue_disable(&ifc->hw, qid);
+	ifc->hw.vring[qid].enable = false;
+	ifcvf_hw_set_mq(&ifc->hw);
+}
+
+/*
+ * Start queue @qid on the running device, from what vhost holds for it
+ * (vring_to_hw): the rings, the base. A parked queue resumes in place
+ * only if neither changed since it was parked.
+ */
+static int
+queue_start(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	struct ifcvf_queue *q = &ifc->q[qid];
+	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct rte_vhost_memory *mem = NULL;
+	struct ifcvf_vring was = *vr;
+	bool was_parked = q->parked;
+	int ret;
+
+	if (qid >= ifc->nr_vring && grow_queues(ifc, qid) < 0)
+		return -EINVAL;
+	if (rte_vhost_get_mem_table(ifc->vid, &mem) < 0)
+		return -EINVAL;
+	ret = vring_to_hw(ifc, mem, qid);
+	free(mem);
+	if (ret < 0)
+		return ret;
+	if (was_parked && same_rings(vr, &was) && same_base(vr, &was)) {
+		vr->enable = true;
+		ret = unpark_running(ifc, qid);
+		if (ret < 0) {
+			vr->enable = false;
+			q->parked = true;
+		}
+		return ret;
+	}
+	/* The frontend set the queue anew: the parked state is not its. */
+	q->parked = false;
+	/*
+	 * Shadow rings have a layout per set of queues (and SW logging needs
+	 * them); a VF without ring-state registers needs them to start a
+	 * used ring past 0, and a reset to take a parked queue off its old
+	 * rings.
+	 */
+	if (ifc->mediated || was_parked ||
+	    (ifc->logging && ifcvf_lm_sw_mode(ifc)) ||
+	    (!ifc->hw.has_lm && (vr->last_avail_idx | vr->last_used_idx)))
+		return restart_device(ifc, ifc->logging, qid);
+	vr->enable = true;
+	ret = queue_program(ifc, qid);
+	if (ret < 0)
+		queue_unstart(ifc, qid);
 	return ret;
 }
 
@@ -753,15 +1186,44 @@ ifcvf_set_vring_state(int vid, int vring, int state)
 		return -1;
 	}
 	pthread_mutex_lock(&ifc->lock);
-	if (ifc->configured && vring < ifc->nr_vring &&
-	    ifc->hw.vring[vring].enable != enable)
-		ret = change_queue(ifc, vring, enable);
-	ifc->hw.vring[vring].enable = enable;
+	if (!ifc->configured) {
+		ifc->hw.vring[vring].enable = enable;
+		if (enable && blk_ready(ifc, vring))
+			ret = configure(ifc, vid);
+	} else if (enable && !ifc->hw.vring[vring].enable)
+		ret = queue_start(ifc, vring);
+	else if (!enable && ifc->hw.vring[vring].enable)
+		ret = queue_stop(ifc, vring);
+	notifiers_sync(ifc);
 	pthread_mutex_unlock(&ifc->lock);
 	if (ret < 0)
 		IFCVF_LOG(ERR, "%s: queue %d %s failed: %s", ifc->rte_dev->name,
 			  vring, enable ? "enable" : "disable", strerror(-ret));
 	return ret < 0 ? -1 : 0;
+}
+
+/*
+ * Dirty logging on or off on the running device. HW mode: the VF logs
+ * from the moment its LM block is set, and stops when it is cleared; no
+ * restart, nothing in flight dropped. A VF that cannot log is stopped
+ * (no unlogged write). SW mode: the queues go onto shadow rings or leave
+ * them, queue by queue on an IFCVF; a VF without ring-state registers
+ * restarts onto them, and stays on them.
+ */
+static int
+log_switch(struct ifcvf_internal *ifc, bool on)
+{
+	int ret;
+
+	if (!ifcvf_lm_sw_mode(ifc)) {
+		ret = ifcvf_lm_hw_log(ifc, on);
+		return ret < 0 ? fail_device(ifc, ret) : 0;
+	}
+	if (!on && ifc->stay_mediated) {
+		__atomic_store_n(&ifc->logging, false, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return restart_device(ifc, on, -1);
 }
 
 static int
@@ -777,16 +1239,22 @@ ifcvf_set_features(int vid)
 	rte_vhost_get_negotiated_features(vid, &features);
 	want = (features & (1ULL << VHOST_F_LOG_ALL)) != 0;
 	pthread_mutex_lock(&ifc->lock);
-	if (ifc->configured && want != ifc->logging) {
+	if (ifc->configured && want && ifc->logging && !ifc->mediated &&
+	    ifcvf_lm_log_moved(ifc)) {
+		/*
+		 * The log was handed again (QEMU does, once per queue pair):
+		 * the VF must log into vhost's new mapping. The relay of a
+		 * mediated VF follows it by itself.
+		 */
+		ret = restart_device(ifc, true, -1);
+	} else if (ifc->configured && want != ifc->logging) {
 		IFCVF_LOG(INFO, "%s: dirty logging %s", ifc->rte_dev->name,
 			  want ? "on" : "off (migration cancelled)");
-		if (!want && ifc->stay_mediated)
-			ifc->logging = false;	/* no way back to direct */
-		else
-			ret = restart_device(ifc, want);
+		ret = log_switch(ifc, want);
 		if (ret == 0 && want)
 			log_started(ifc);
 	}
+	notifiers_sync(ifc);
 	pthread_mutex_unlock(&ifc->lock);
 	return ret < 0 ? -1 : 0;
 }
@@ -798,7 +1266,8 @@ ifcvf_get_queue_num(struct rte_vdpa_device *vdev, uint32_t *queue_num)
 
 	if (ifc == NULL)
 		return -1;
-	*queue_num = ifc->hw.nr_vring / 2;
+	/* Queue pairs for net (vhost's MQ), queues for blk (num-queues). */
+	*queue_num = is_blk(ifc) ? ifc->hw.nr_vring : ifc->hw.nr_vring / 2;
 	return 0;
 }
 
@@ -809,18 +1278,23 @@ ifcvf_get_features(struct rte_vdpa_device *vdev, uint64_t *features)
 
 	if (ifc == NULL)
 		return -1;
-	*features = (ifc->hw.dev_features & IFCVF_DEVICE_FEATURES) |
-		    IFCVF_VHOST_FEATURES;
+	*features = (ifc->hw.dev_features & served_features(ifc)) |
+		    (is_blk(ifc) ? IFCVF_BLK_VHOST_FEATURES :
+		     IFCVF_VHOST_FEATURES);
 	/* Dirty pages are logged by the VF, or by the relay. */
 	*features |= 1ULL << VHOST_F_LOG_ALL;
 	return 0;
 }
 
 static int
-ifcvf_get_protocol_features(struct rte_vdpa_device *vdev __rte_unused,
-			    uint64_t *features)
+ifcvf_get_protocol_features(struct rte_vdpa_device *vdev, uint64_t *features)
 {
-	*features = IFCVF_PROTOCOL_FEATURES;
+	struct ifcvf_internal *ifc = ifcvf_vdpa_find(vdev);
+
+	if (ifc == NULL)
+		return -1;
+	*features = is_blk(ifc) ? IFCVF_BLK_PROTOCOL_FEATURES :
+		    IFCVF_PROTOCOL_FEATURES;
 	return 0;
 }
 
@@ -849,96 +1323,110 @@ ifcvf_get_notify_area(int vid, int qid, uint64_t *offset, uint64_t *size)
 {
 	struct ifcvf_internal *ifc = find_by_vid(vid);
 
-	if (ifc == NULL || ifc->bus->notify_area == NULL ||
-	    qid < 0 || qid >= ifc->hw.nr_vring)
+	if (ifc == NULL || qid < 0 || qid >= ifc->hw.nr_vring ||
+	    !notifier_ok(ifc, qid))
 		return -1;
 	return ifc->bus->notify_area(ifc, qid, offset, size);
 }
 
+/*
+ * The device type: asked while the vDPA device registers, before it is
+ * known to the driver's list; hence one ops table per type.
+ */
 static int
-ifcvf_get_dev_type(struct rte_vdpa_device *vdev __rte_unused, uint32_t *type)
+ifcvf_get_dev_type_net(struct rte_vdpa_device *vdev __rte_unused,
+		       uint32_t *type)
 {
 	*type = RTE_VHOST_VDPA_DEVICE_TYPE_NET;
 	return 0;
 }
 
-/* Statistics, per queue. */
-
 static int
-ifcvf_get_stats_names(struct rte_vdpa_device *vdev __rte_unused,
-		      struct rte_vdpa_stat_name *names, unsigned int size)
+ifcvf_get_dev_type_blk(struct rte_vdpa_device *vdev __rte_unused,
+		       uint32_t *type)
 {
-	unsigned int i;
-
-	if (names == NULL)
-		return IFCVF_STAT_MAX;
-	for (i = 0; i < RTE_MIN(size, (unsigned int)IFCVF_STAT_MAX); i++)
-		strlcpy(names[i].name, stat_names[i], sizeof(names[i].name));
-	return IFCVF_STAT_MAX;
-}
-
-static int
-ifcvf_get_stats(struct rte_vdpa_device *vdev, int qid,
-		struct rte_vdpa_stat *stats, unsigned int n)
-{
-	struct ifcvf_internal *ifc = ifcvf_vdpa_find(vdev);
-	struct ifcvf_queue *q;
-	unsigned int i;
-
-	if (ifc == NULL || qid < 0 || qid >= ifc->hw.nr_vring)
-		return -1;
-	q = &ifc->q[qid];
-	pthread_mutex_lock(&ifc->lock);
-	if (ifc->configured && ifc->hw.vring[qid].enable)
-		count_completed(q);
-	for (i = 0; i < RTE_MIN(n, (unsigned int)IFCVF_STAT_MAX); i++) {
-		stats[i].id = i;
-		stats[i].value = __atomic_load_n(&q->stats[i], __ATOMIC_RELAXED);
-	}
-	pthread_mutex_unlock(&ifc->lock);
-	return i;
-}
-
-static int
-ifcvf_reset_stats(struct rte_vdpa_device *vdev, int qid)
-{
-	struct ifcvf_internal *ifc = ifcvf_vdpa_find(vdev);
-	struct ifcvf_queue *q;
-
-	if (ifc == NULL || qid < 0 || qid >= ifc->hw.nr_vring)
-		return -1;
-	q = &ifc->q[qid];
-	pthread_mutex_lock(&ifc->lock);
-	memset(q->stats, 0, sizeof(q->stats));
-	if (ifc->configured && ifc->hw.vring[qid].enable)
-		q->used_base = used_idx(q);
-	pthread_mutex_unlock(&ifc->lock);
+	*type = RTE_VHOST_VDPA_DEVICE_TYPE_BLK;
 	return 0;
 }
 
-static struct rte_vdpa_dev_ops ifcvf_ops = {
-	.get_queue_num = ifcvf_get_queue_num,
-	.get_features = ifcvf_get_features,
-	.get_protocol_features = ifcvf_get_protocol_features,
-	.dev_conf = ifcvf_dev_conf,
-	.dev_close = ifcvf_dev_close,
-	.dev_cleanup = ifcvf_dev_cleanup,
-	.set_vring_state = ifcvf_set_vring_state,
-	.set_features = ifcvf_set_features,
-	.get_vfio_group_fd = ifcvf_get_vfio_group_fd,
-	.get_vfio_device_fd = ifcvf_get_vfio_device_fd,
-	.get_notify_area = ifcvf_get_notify_area,
-	.get_stats_names = ifcvf_get_stats_names,
-	.get_stats = ifcvf_get_stats,
-	.reset_stats = ifcvf_reset_stats,
-	.get_dev_type = ifcvf_get_dev_type,
+/*
+ * A block device's config space for the frontend (VHOST_USER_GET_CONFIG):
+ * read from the device in one config generation, its fields checked;
+ * what lies past virtio_blk_config's fields the driver knows reads 0.
+ * vhost hands the frontend's size as it came: bounded here by what its
+ * message holds.
+ */
+static int
+ifcvf_get_config(int vid, uint8_t *config, uint32_t size)
+{
+	struct ifcvf_internal *ifc = find_by_vid(vid);
+	struct ifcvf_blk_config cfg;
+
+	if (ifc == NULL)
+		return -1;
+	if (size == 0 || size > IFCVF_VHOST_CONFIG_MAX) {
+		IFCVF_LOG(ERR, "%s: GET_CONFIG of %u bytes refused: size out of 1..%u",
+			  ifc->rte_dev->name, size, IFCVF_VHOST_CONFIG_MAX);
+		return -1;
+	}
+	if (ifcvf_hw_read_blk_config(&ifc->hw, &cfg) < 0)
+		return -1;
+	memset(config, 0, size);
+	memcpy(config, cfg.raw, RTE_MIN(size, (uint32_t)sizeof(cfg.raw)));
+	return 0;
+}
+
+/* The config space is the device's: a frontend writes none of it. */
+static int
+ifcvf_set_config(int vid, uint8_t *config __rte_unused, uint32_t offset,
+		 uint32_t size, uint32_t flags __rte_unused)
+{
+	struct ifcvf_internal *ifc = find_by_vid(vid);
+
+	if (ifc != NULL)
+		IFCVF_LOG(ERR, "%s: SET_CONFIG of %u bytes at %u refused: the config space is read-only",
+			  ifc->rte_dev->name, size, offset);
+	return -1;
+}
+
+#define IFCVF_OPS_COMMON \
+	.get_queue_num = ifcvf_get_queue_num, \
+	.get_features = ifcvf_get_features, \
+	.get_protocol_features = ifcvf_get_protocol_features, \
+	.dev_conf = ifcvf_dev_conf, \
+	.dev_close = ifcvf_dev_close, \
+	.dev_cleanup = ifcvf_dev_cleanup, \
+	.set_vring_state = ifcvf_set_vring_state, \
+	.set_features = ifcvf_set_features, \
+	.get_vfio_group_fd = ifcvf_get_vfio_group_fd, \
+	.get_vfio_device_fd = ifcvf_get_vfio_device_fd, \
+	.get_notify_area = ifcvf_get_notify_area, \
+	.get_stats_names = ifcvf_stats_names, \
+	.get_stats = ifcvf_stats_get, \
+	.reset_stats = ifcvf_stats_reset
+
+static struct rte_vdpa_dev_ops ifcvf_net_ops = {
+	IFCVF_OPS_COMMON,
+	.get_dev_type = ifcvf_get_dev_type_net,
+};
+
+/* A block device's config space is the frontend's to read. */
+static struct rte_vdpa_dev_ops ifcvf_blk_ops = {
+	IFCVF_OPS_COMMON,
+	.get_dev_type = ifcvf_get_dev_type_blk,
+	.get_config = ifcvf_get_config,
+	.set_config = ifcvf_set_config,
 };
 
 int
 ifcvf_vdpa_register(struct ifcvf_internal *ifc)
 {
 	uint16_t qid;
+	int ret;
 
+	ret = ifcvf_relay_claim(ifc->rte_dev->name, &ifc->relay_conf);
+	if (ret < 0)
+		return ret;
 	pthread_mutex_init(&ifc->lock, NULL);
 	ifc->vid = -1;
 	for (qid = 0; qid < IFCVF_MAX_QUEUES; qid++) {
@@ -948,11 +1436,14 @@ ifcvf_vdpa_register(struct ifcvf_internal *ifc)
 		ifc->q[qid].sh.irq.fd = -1;
 	}
 	ifc->cfg.fd = -1;
-	ifc->vdev = rte_vdpa_register_device(ifc->rte_dev, &ifcvf_ops);
+	forget_connection(ifc);
+	ifc->vdev = rte_vdpa_register_device(ifc->rte_dev, is_blk(ifc) ?
+					     &ifcvf_blk_ops : &ifcvf_net_ops);
 	if (ifc->vdev == NULL) {
 		IFCVF_LOG(ERR, "%s: cannot register the vDPA device",
 			  ifc->rte_dev->name);
 		pthread_mutex_destroy(&ifc->lock);
+		ifcvf_relay_release(&ifc->relay_conf);
 		return -EIO;
 	}
 	pthread_mutex_lock(&ifcvf_list_lock);
@@ -964,17 +1455,18 @@ ifcvf_vdpa_register(struct ifcvf_internal *ifc)
 void
 ifcvf_vdpa_unregister(struct ifcvf_internal *ifc)
 {
+	pthread_rwlock_wrlock(&ifcvf_use_lock);
 	pthread_mutex_lock(&ifcvf_list_lock);
 	TAILQ_REMOVE(&ifcvf_list, ifc, next);
 	pthread_mutex_unlock(&ifcvf_list_lock);
+	pthread_rwlock_unlock(&ifcvf_use_lock);
 	pthread_mutex_lock(&ifc->lock);
-	if (ifc->configured) {
+	if (ifc->configured)
 		stop_datapath(ifc);
-		ifc->configured = false;
-	}
 	pthread_mutex_unlock(&ifc->lock);
 	rte_vdpa_unregister_device(ifc->vdev);
 	pthread_mutex_destroy(&ifc->lock);
+	ifcvf_relay_release(&ifc->relay_conf);
 }
 
 /* Parse @args; an unknown key is named, with the keys @valid accepts. */

@@ -4,11 +4,16 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <linux/pci_regs.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
 
 #include "ifcvf_hw.h"
 #include "ifcvf_osdep.h"
@@ -17,6 +22,10 @@
 #define PCI_CFG_STD_SIZE	0x100
 #define VIRTIO_COMMON_CFG_LEN	0x38	/* up to queue_used_hi */
 #define VIRTIO_NET_CFG_LEN	10	/* mac, status, max_virtqueue_pairs */
+#define VIRTIO_BLK_CFG_MIN_LEN	8	/* capacity */
+#define BLK_SECTOR_SHIFT	9
+#define BLK_SIZE_MIN		512
+#define BLK_SIZE_MAX		65536
 #define CFG_GENERATION_TRIES	16
 
 /* Register access: every read and write goes through the io ops. */
@@ -98,6 +107,9 @@ read_ids(struct ifcvf_hw *hw)
 	hw->device_id = ids[1];
 	hw->subsys_vendor_id = subsys[0];
 	hw->subsys_device_id = subsys[1];
+	hw->dev_type = hw->device_id == IFCVF_BLK_MODERN_DEVICE_ID ||
+		       hw->device_id == IFCVF_BLK_TRANSITIONAL_DEVICE_ID ?
+		       IFCVF_DEV_BLK : IFCVF_DEV_NET;
 	return 0;
 }
 
@@ -197,7 +209,8 @@ take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
 		break;
 	case VIRTIO_PCI_CAP_DEVICE_CFG:
 		r = &hw->device;
-		min_len = VIRTIO_NET_CFG_LEN;
+		min_len = hw->dev_type == IFCVF_DEV_BLK ?
+			  VIRTIO_BLK_CFG_MIN_LEN : VIRTIO_NET_CFG_LEN;
 		break;
 	default:
 		return 0;	/* PCI cfg access, shared memory, ...: unused */
@@ -293,8 +306,10 @@ read_queue_layout(struct ifcvf_hw *hw)
 	uint64_t off;
 	uint16_t q;
 
-	/* A control queue, when present, is the odd one out. */
-	hw->nr_vring = RTE_MIN(num & ~1u, (unsigned int)IFCVF_MAX_QUEUES);
+	/* A net control queue, when present, is the odd one out. */
+	if (hw->dev_type == IFCVF_DEV_NET)
+		num &= ~1u;
+	hw->nr_vring = RTE_MIN(num, (uint16_t)IFCVF_MAX_QUEUES);
 	if (hw->nr_vring == 0) {
 		IFCVF_LOG(ERR, "device reports %u queues", num);
 		return -ENODEV;
@@ -312,21 +327,46 @@ read_queue_layout(struct ifcvf_hw *hw)
 	return 0;
 }
 
+/* The IFCVF subsystem device ID that goes with the device ID, 0 if none. */
+static uint16_t
+ifcvf_subsys_of(uint16_t device_id)
+{
+	switch (device_id) {
+	case IFCVF_NET_MODERN_DEVICE_ID:
+		return IFCVF_SUBSYS_DEVICE_ID;
+	case IFCVF_NET_TRANSITIONAL_DEVICE_ID:
+		return IFCVF_SUBSYS_NET_DEVICE_ID;
+	case IFCVF_BLK_MODERN_DEVICE_ID:
+	case IFCVF_BLK_TRANSITIONAL_DEVICE_ID:
+		return IFCVF_SUBSYS_BLK_DEVICE_ID;
+	default:
+		return 0;
+	}
+}
+
 static bool
 is_ifcvf(const struct ifcvf_hw *hw)
 {
-	return hw->vendor_id == IFCVF_VENDOR_ID &&
-	       (hw->device_id == IFCVF_NET_MODERN_DEVICE_ID ||
-		hw->device_id == IFCVF_NET_TRANSITIONAL_DEVICE_ID) &&
+	uint16_t subsys = ifcvf_subsys_of(hw->device_id);
+
+	return hw->vendor_id == IFCVF_VENDOR_ID && subsys != 0 &&
 	       hw->subsys_vendor_id == IFCVF_SUBSYS_VENDOR_ID &&
-	       hw->subsys_device_id == IFCVF_SUBSYS_DEVICE_ID;
+	       hw->subsys_device_id == subsys;
+}
+
+/* Offset of queue @qid's ring-state register in the LM block. */
+static uint32_t
+lm_ring_state_off(const struct ifcvf_hw *hw, uint16_t qid)
+{
+	return hw->dev_type == IFCVF_DEV_BLK ? IFCVF_LM_BLK_RING_STATE(qid) :
+	       IFCVF_LM_RING_STATE(qid);
 }
 
 /* BAR4 is an LM block only on an IFCVF, when no virtio structure is there. */
 static void
 detect_lm(struct ifcvf_hw *hw, bool virtio_in_bar4)
 {
-	uint64_t need = IFCVF_LM_RING_STATE(hw->nr_vring - 1) + 4;
+	uint64_t need = lm_ring_state_off(hw, hw->nr_vring - 1) + 4;
 
 	hw->profile = is_ifcvf(hw) ? IFCVF_PROFILE_IFCVF : IFCVF_PROFILE_VIRTIO;
 	hw->has_lm = hw->profile == IFCVF_PROFILE_IFCVF && !virtio_in_bar4 &&
@@ -422,15 +462,93 @@ check_status(struct ifcvf_hw *hw, const char *step)
 	return 0;
 }
 
+/* The name of feature bit @b for this device's type, NULL if unknown. */
+static const char *
+feature_name(const struct ifcvf_hw *hw, unsigned int b)
+{
+	static const char *const transport[64] = {
+		[VIRTIO_F_NOTIFY_ON_EMPTY] = "NOTIFY_ON_EMPTY",
+		[VIRTIO_F_ANY_LAYOUT] = "ANY_LAYOUT",
+		[VIRTIO_RING_F_INDIRECT_DESC] = "INDIRECT_DESC",
+		[VIRTIO_RING_F_EVENT_IDX] = "EVENT_IDX",
+		[VIRTIO_F_VERSION_1] = "VERSION_1",
+		[VIRTIO_F_ACCESS_PLATFORM] = "ACCESS_PLATFORM",
+		[VIRTIO_F_RING_PACKED] = "RING_PACKED",
+	};
+	static const char *const net[64] = {
+		[VIRTIO_NET_F_CSUM] = "CSUM",
+		[VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
+		[VIRTIO_NET_F_MTU] = "MTU",
+		[VIRTIO_NET_F_MAC] = "MAC",
+		[VIRTIO_NET_F_GUEST_TSO4] = "GUEST_TSO4",
+		[VIRTIO_NET_F_GUEST_TSO6] = "GUEST_TSO6",
+		[VIRTIO_NET_F_HOST_TSO4] = "HOST_TSO4",
+		[VIRTIO_NET_F_HOST_TSO6] = "HOST_TSO6",
+		[VIRTIO_NET_F_MRG_RXBUF] = "MRG_RXBUF",
+		[VIRTIO_NET_F_STATUS] = "STATUS",
+		[VIRTIO_NET_F_CTRL_VQ] = "CTRL_VQ",
+		[VIRTIO_NET_F_GUEST_ANNOUNCE] = "GUEST_ANNOUNCE",
+		[VIRTIO_NET_F_MQ] = "MQ",
+	};
+	static const char *const blk[64] = {
+		[VIRTIO_BLK_F_SIZE_MAX] = "SIZE_MAX",
+		[VIRTIO_BLK_F_SEG_MAX] = "SEG_MAX",
+		[VIRTIO_BLK_F_GEOMETRY] = "GEOMETRY",
+		[VIRTIO_BLK_F_RO] = "RO",
+		[VIRTIO_BLK_F_BLK_SIZE] = "BLK_SIZE",
+		[VIRTIO_BLK_F_FLUSH] = "FLUSH",
+		[VIRTIO_BLK_F_TOPOLOGY] = "TOPOLOGY",
+		[VIRTIO_BLK_F_CONFIG_WCE] = "CONFIG_WCE",
+		[VIRTIO_BLK_F_MQ] = "MQ",
+		[VIRTIO_BLK_F_DISCARD] = "DISCARD",
+		[VIRTIO_BLK_F_WRITE_ZEROES] = "WRITE_ZEROES",
+	};
+
+	if (transport[b] != NULL)
+		return transport[b];
+	return hw->dev_type == IFCVF_DEV_BLK ? blk[b] : net[b];
+}
+
+/*
+ * The names of the set bits of @features that a refusal is about, into
+ * @buf: "VERSION_1 MRG_RXBUF ... bit40".
+ */
+static const char *
+feature_names(const struct ifcvf_hw *hw, uint64_t features, char *buf,
+	      size_t len)
+{
+	const char *name;
+	size_t n = 0;
+	unsigned int b;
+
+	buf[0] = '\0';
+	for (b = 0; b < 64 && n < len; b++) {
+		if (!(features & (1ULL << b)))
+			continue;
+		name = feature_name(hw, b);
+		if (name != NULL)
+			n += snprintf(buf + n, len - n, "%s%s",
+				      n > 0 ? " " : "", name);
+		else
+			n += snprintf(buf + n, len - n, "%sbit%u",
+				      n > 0 ? " " : "", b);
+	}
+	return buf;
+}
+
+/*
+ * The features are written as they are, with or without VERSION_1: a
+ * legacy (virtio 0.95) frontend's set is the device's too. vhost-user
+ * gives every ring address explicitly, so the legacy ring layout needs
+ * nothing of the device; the net header length follows the features
+ * (10 bytes without VERSION_1 and MRG_RXBUF, else 12) on the device side.
+ */
 int
 ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted)
 {
 	uint64_t features = wanted & ifcvf_hw_get_features(hw);
+	char names[512];
 
-	if (!(features & (1ULL << VIRTIO_F_VERSION_1))) {
-		IFCVF_LOG(ERR, "VIRTIO_F_VERSION_1 not in 0x%" PRIx64, features);
-		return -ENOTSUP;
-	}
 	add_status(hw, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	add_status(hw, VIRTIO_CONFIG_S_DRIVER);
 	common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
@@ -439,7 +557,11 @@ ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted)
 	common_write(hw, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)(features >> 32));
 	add_status(hw, VIRTIO_CONFIG_S_FEATURES_OK);
 	if (!(ifcvf_hw_get_status(hw) & VIRTIO_CONFIG_S_FEATURES_OK)) {
-		IFCVF_LOG(ERR, "device refused features 0x%" PRIx64, features);
+		IFCVF_LOG(ERR, "device refused FEATURES_OK for features 0x%"
+			  PRIx64 " (%s)%s", features,
+			  feature_names(hw, features, names, sizeof(names)),
+			  (features & (1ULL << VIRTIO_F_VERSION_1)) ? "" :
+			  ": a legacy (virtio 0.95) set, without VERSION_1");
 		return -EIO;
 	}
 	hw->features = features;
@@ -526,14 +648,16 @@ ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid)
 	return hw->has_lm ? ifcvf_hw_ring_state_save(hw, qid) : 0;
 }
 
+/* Queues (blk) or queue pairs (net) up to the highest one enabled. */
 static uint16_t
-enabled_pairs(const struct ifcvf_hw *hw)
+active_mq(const struct ifcvf_hw *hw)
 {
 	uint16_t q, n = 0;
 
 	for (q = 0; q < hw->nr_vring; q++)
-		n += hw->vring[q].enable;
-	return (n + 1) / 2;
+		if (hw->vring[q].enable)
+			n = hw->dev_type == IFCVF_DEV_BLK ? q + 1 : q / 2 + 1;
+	return n;
 }
 
 static int
@@ -542,7 +666,7 @@ start_queues(struct ifcvf_hw *hw)
 	uint16_t q;
 	int ret;
 
-	ifcvf_hw_set_mq(hw, enabled_pairs(hw));
+	ifcvf_hw_set_mq(hw);
 	for (q = 0; q < hw->nr_vring; q++) {
 		if (!hw->vring[q].enable)
 			continue;
@@ -576,10 +700,13 @@ ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features)
 }
 
 int
-ifcvf_hw_stop(struct ifcvf_hw *hw)
+ifcvf_hw_stop(struct ifcvf_hw *hw, uint64_t *lost)
 {
 	int ret = 0, r;
 	uint16_t q;
+
+	if (lost != NULL)
+		*lost = 0;
 
 	common_write(hw, VIRTIO_PCI_COMMON_MSIX, 2, IFCVF_MSI_NO_VECTOR);
 	/*
@@ -591,6 +718,8 @@ ifcvf_hw_stop(struct ifcvf_hw *hw)
 		if (!common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2))
 			continue;
 		r = ifcvf_hw_queue_disable(hw, q);
+		if (r < 0 && lost != NULL)
+			*lost |= 1ULL << q;
 		if (r < 0 && ret == 0)
 			ret = r;
 	}
@@ -601,10 +730,10 @@ ifcvf_hw_stop(struct ifcvf_hw *hw)
 /* The LM block. */
 
 void
-ifcvf_hw_set_mq(struct ifcvf_hw *hw, uint16_t nr_pairs)
+ifcvf_hw_set_mq(struct ifcvf_hw *hw)
 {
 	if (hw->has_lm)
-		lm_write(hw, IFCVF_LM_MQ_OFFSET, nr_pairs);
+		lm_write(hw, IFCVF_LM_MQ_OFFSET, active_mq(hw));
 }
 
 int
@@ -616,7 +745,7 @@ ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid)
 		return -ENOTSUP;
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	state = lm_read(hw, IFCVF_LM_RING_STATE(qid));
+	state = lm_read(hw, lm_ring_state_off(hw, qid));
 	hw->vring[qid].last_avail_idx = (uint16_t)state;
 	hw->vring[qid].last_used_idx = (uint16_t)(state >> 16);
 	return 0;
@@ -631,7 +760,7 @@ ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid)
 		return -ENOTSUP;
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	lm_write(hw, IFCVF_LM_RING_STATE(qid),
+	lm_write(hw, lm_ring_state_off(hw, qid),
 		 vr->last_avail_idx | (uint32_t)vr->last_used_idx << 16);
 	return 0;
 }
@@ -659,6 +788,11 @@ ifcvf_hw_log_disable(struct ifcvf_hw *hw)
 	if (!hw->has_lm)
 		return -ENOTSUP;
 	lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_OFF);
+	/*
+	 * A read flushes the posted write: the caller may unmap the log
+	 * once this returns, with the device running.
+	 */
+	lm_read(hw, IFCVF_LM_LOGGING_CTRL);
 	return 0;
 }
 
@@ -669,6 +803,36 @@ ifcvf_hw_notify_offset(const struct ifcvf_hw *hw, uint16_t qid)
 {
 	return hw->notify.off +
 	       (uint64_t)hw->notify_off[qid] * hw->notify_off_multiplier;
+}
+
+static bool
+region_in_page(const struct ifcvf_region *r, uint8_t bar, uint64_t page,
+	       uint64_t page_size)
+{
+	return r->len != 0 && r->bar == bar && r->off < page + page_size &&
+	       page < (uint64_t)r->off + r->len;
+}
+
+bool
+ifcvf_hw_doorbell_page_own(const struct ifcvf_hw *hw, uint16_t qid,
+			   uint64_t page_size)
+{
+	uint64_t off = ifcvf_hw_notify_offset(hw, qid), page;
+	uint8_t bar = hw->notify.bar;
+	uint16_t q;
+
+	if (page_size == 0 || off % page_size != 0 ||
+	    off + page_size > hw->io.bar_len[bar])
+		return false;
+	page = off;
+	for (q = 0; q < hw->nr_vring; q++)
+		if (q != qid &&
+		    ifcvf_hw_notify_offset(hw, q) / page_size == page / page_size)
+			return false;
+	return !region_in_page(&hw->common, bar, page, page_size) &&
+	       !region_in_page(&hw->isr, bar, page, page_size) &&
+	       !region_in_page(&hw->device, bar, page, page_size) &&
+	       !(hw->has_lm && bar == IFCVF_LM_BAR);
 }
 
 void
@@ -684,9 +848,29 @@ ifcvf_hw_read_isr(struct ifcvf_hw *hw)
 	return region_read(hw, &hw->isr, 0, 1);
 }
 
-static void
-read_net_config_once(struct ifcvf_hw *hw, struct ifcvf_net_config *cfg)
+/* Run @read_once until config_generation reads the same around it. */
+static int
+read_in_one_generation(struct ifcvf_hw *hw,
+		       void (*read_once)(struct ifcvf_hw *hw, void *cfg),
+		       void *cfg)
 {
+	unsigned int tries;
+	uint8_t gen;
+
+	for (tries = 0; tries < CFG_GENERATION_TRIES; tries++) {
+		gen = common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
+		read_once(hw, cfg);
+		if (gen == common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1))
+			return 0;
+	}
+	IFCVF_LOG(ERR, "device config kept changing over %u reads", tries);
+	return -EAGAIN;
+}
+
+static void
+read_net_config_once(struct ifcvf_hw *hw, void *arg)
+{
+	struct ifcvf_net_config *cfg = arg;
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(cfg->mac); i++)
@@ -698,15 +882,154 @@ read_net_config_once(struct ifcvf_hw *hw, struct ifcvf_net_config *cfg)
 int
 ifcvf_hw_read_net_config(struct ifcvf_hw *hw, struct ifcvf_net_config *cfg)
 {
-	unsigned int tries;
-	uint8_t gen;
+	return read_in_one_generation(hw, read_net_config_once, cfg);
+}
 
-	for (tries = 0; tries < CFG_GENERATION_TRIES; tries++) {
-		gen = common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
-		read_net_config_once(hw, cfg);
-		if (gen == common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1))
-			return 0;
+/* A field of struct virtio_blk_config and the feature that guards it. */
+struct blk_field {
+	const char *name;
+	uint8_t off;
+	uint8_t width;		/* natural width; capacity is two words */
+	int8_t feature;		/* -1: always there */
+};
+
+#define BLK_FIELD(f, w, feat) \
+	{ #f, offsetof(struct virtio_blk_config, f), w, feat }
+
+static const struct blk_field blk_fields[] = {
+	BLK_FIELD(capacity, 4, -1),
+	{ "capacity", offsetof(struct virtio_blk_config, capacity) + 4, 4, -1 },
+	BLK_FIELD(size_max, 4, VIRTIO_BLK_F_SIZE_MAX),
+	BLK_FIELD(seg_max, 4, VIRTIO_BLK_F_SEG_MAX),
+	BLK_FIELD(geometry.cylinders, 2, VIRTIO_BLK_F_GEOMETRY),
+	BLK_FIELD(geometry.heads, 1, VIRTIO_BLK_F_GEOMETRY),
+	BLK_FIELD(geometry.sectors, 1, VIRTIO_BLK_F_GEOMETRY),
+	BLK_FIELD(blk_size, 4, VIRTIO_BLK_F_BLK_SIZE),
+	BLK_FIELD(physical_block_exp, 1, VIRTIO_BLK_F_TOPOLOGY),
+	BLK_FIELD(alignment_offset, 1, VIRTIO_BLK_F_TOPOLOGY),
+	BLK_FIELD(min_io_size, 2, VIRTIO_BLK_F_TOPOLOGY),
+	BLK_FIELD(opt_io_size, 4, VIRTIO_BLK_F_TOPOLOGY),
+	BLK_FIELD(wce, 1, VIRTIO_BLK_F_CONFIG_WCE),
+	BLK_FIELD(num_queues, 2, VIRTIO_BLK_F_MQ),
+	BLK_FIELD(max_discard_sectors, 4, VIRTIO_BLK_F_DISCARD),
+	BLK_FIELD(max_discard_seg, 4, VIRTIO_BLK_F_DISCARD),
+	BLK_FIELD(discard_sector_alignment, 4, VIRTIO_BLK_F_DISCARD),
+	BLK_FIELD(max_write_zeroes_sectors, 4, VIRTIO_BLK_F_WRITE_ZEROES),
+	BLK_FIELD(max_write_zeroes_seg, 4, VIRTIO_BLK_F_WRITE_ZEROES),
+	BLK_FIELD(write_zeroes_may_unmap, 1, VIRTIO_BLK_F_WRITE_ZEROES),
+};
+
+static bool
+blk_field_offered(const struct ifcvf_hw *hw, const struct blk_field *f)
+{
+	return f->feature < 0 || (hw->dev_features & (1ULL << f->feature));
+}
+
+/* Every field the device's features promise lies in its device region. */
+static int
+check_blk_region(const struct ifcvf_hw *hw)
+{
+	const struct blk_field *f;
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(blk_fields); i++) {
+		f = &blk_fields[i];
+		if (blk_field_offered(hw, f) &&
+		    (uint32_t)f->off + f->width > hw->device.len) {
+			IFCVF_LOG(ERR, "blk config field %s (0x%x) beyond the device region (0x%x)",
+				  f->name, f->off, hw->device.len);
+			return -EINVAL;
+		}
 	}
-	IFCVF_LOG(ERR, "device config kept changing over %u reads", tries);
-	return -EAGAIN;
+	return 0;
+}
+
+static void
+read_blk_config_once(struct ifcvf_hw *hw, void *arg)
+{
+	struct ifcvf_blk_config *cfg = arg;
+	const struct blk_field *f;
+	unsigned int i, b;
+	uint32_t v;
+
+	memset(cfg->raw, 0, sizeof(cfg->raw));
+	for (i = 0; i < RTE_DIM(blk_fields); i++) {
+		f = &blk_fields[i];
+		if (!blk_field_offered(hw, f))
+			continue;
+		v = region_read(hw, &hw->device, f->off, f->width);
+		for (b = 0; b < f->width; b++)
+			cfg->raw[f->off + b] = (uint8_t)(v >> (8 * b));
+	}
+}
+
+static uint64_t
+blk_raw_get(const struct ifcvf_blk_config *cfg, size_t off, unsigned int n)
+{
+	uint64_t v = 0;
+	unsigned int b;
+
+	for (b = 0; b < n; b++)
+		v |= (uint64_t)cfg->raw[off + b] << (8 * b);
+	return v;
+}
+
+#define BLK_RAW(cfg, f) blk_raw_get(cfg, \
+	offsetof(struct virtio_blk_config, f), \
+	RTE_SIZEOF_FIELD(struct virtio_blk_config, f))
+
+static void
+parse_blk_config(const struct ifcvf_hw *hw, struct ifcvf_blk_config *cfg)
+{
+	cfg->capacity = BLK_RAW(cfg, capacity);
+	cfg->size_max = BLK_RAW(cfg, size_max);
+	cfg->seg_max = BLK_RAW(cfg, seg_max);
+	cfg->blk_size = BLK_RAW(cfg, blk_size);
+	cfg->num_queues = (hw->dev_features & (1ULL << VIRTIO_BLK_F_MQ)) ?
+			  BLK_RAW(cfg, num_queues) : 1;
+	cfg->max_discard_sectors = BLK_RAW(cfg, max_discard_sectors);
+	cfg->max_write_zeroes_sectors = BLK_RAW(cfg, max_write_zeroes_sectors);
+}
+
+static int
+blk_config_bad(const char *what, uint64_t val)
+{
+	IFCVF_LOG(ERR, "blk config: %s %" PRIu64 " is invalid", what, val);
+	return -EINVAL;
+}
+
+static int
+check_blk_config(const struct ifcvf_hw *hw, const struct ifcvf_blk_config *cfg)
+{
+	uint64_t f = hw->dev_features;
+
+	if (cfg->capacity > UINT64_MAX >> BLK_SECTOR_SHIFT)
+		return blk_config_bad("capacity", cfg->capacity);
+	if ((f & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) &&
+	    (cfg->blk_size < BLK_SIZE_MIN || cfg->blk_size > BLK_SIZE_MAX ||
+	     (cfg->blk_size & (cfg->blk_size - 1)) != 0))
+		return blk_config_bad("blk_size", cfg->blk_size);
+	if ((f & (1ULL << VIRTIO_BLK_F_SEG_MAX)) && cfg->seg_max == 0)
+		return blk_config_bad("seg_max", cfg->seg_max);
+	if ((f & (1ULL << VIRTIO_BLK_F_SIZE_MAX)) && cfg->size_max == 0)
+		return blk_config_bad("size_max", cfg->size_max);
+	if (cfg->num_queues == 0 || cfg->num_queues > hw->nr_vring)
+		return blk_config_bad("num_queues", cfg->num_queues);
+	return 0;
+}
+
+int
+ifcvf_hw_read_blk_config(struct ifcvf_hw *hw, struct ifcvf_blk_config *cfg)
+{
+	int ret;
+
+	if (hw->dev_type != IFCVF_DEV_BLK)
+		return -ENOTSUP;
+	ret = check_blk_region(hw);
+	if (ret == 0)
+		ret = read_in_one_generation(hw, read_blk_config_once, cfg);
+	if (ret < 0)
+		return ret;
+	parse_blk_config(hw, cfg);
+	return check_blk_config(hw, cfg);
 }

@@ -6,9 +6,9 @@
 #define IFCVF_HW_H
 
 /*
- * The HW layer: programs a virtio-1.0 net device (an IFCVF VF, or any
- * modern virtio-net VF) through its registers. It knows registers and
- * nothing of vhost; every access goes through struct ifcvf_io.
+ * The HW layer: programs a virtio-1.0 net or block device (an IFCVF VF,
+ * or any modern virtio-net VF) through its registers. It knows registers
+ * and nothing of vhost; every access goes through struct ifcvf_io.
  */
 
 #include <stdbool.h>
@@ -20,7 +20,11 @@
 #define IFCVF_NET_MODERN_DEVICE_ID	0x1041
 #define IFCVF_NET_TRANSITIONAL_DEVICE_ID 0x1000
 #define IFCVF_SUBSYS_VENDOR_ID		0x8086
-#define IFCVF_SUBSYS_DEVICE_ID		0x001a
+#define IFCVF_SUBSYS_DEVICE_ID		0x001a	/* with the modern ID */
+#define IFCVF_SUBSYS_NET_DEVICE_ID	0x0001	/* with the transitional ID */
+#define IFCVF_BLK_MODERN_DEVICE_ID	0x1042
+#define IFCVF_BLK_TRANSITIONAL_DEVICE_ID 0x1001
+#define IFCVF_SUBSYS_BLK_DEVICE_ID	0x0002	/* with either blk ID */
 
 #define IFCVF_MAX_QUEUE_PAIRS		32
 #define IFCVF_MAX_QUEUES		(IFCVF_MAX_QUEUE_PAIRS * 2)
@@ -43,6 +47,9 @@
 #define IFCVF_LM_RING_STATE(q) \
 	(IFCVF_LM_RING_STATE_OFFSET + ((q) / 2) * IFCVF_LM_CFG_SIZE + \
 	 ((q) % 2) * 4)
+/* A block device's queues have a ring-state register block each. */
+#define IFCVF_LM_BLK_RING_STATE(q) \
+	(IFCVF_LM_RING_STATE_OFFSET + (q) * IFCVF_LM_CFG_SIZE)
 
 /* Bounds of the waits the HW layer does; a device past them is an error. */
 #define IFCVF_RESET_TIMEOUT_MS		1000
@@ -58,6 +65,12 @@ struct ifcvf_region {
 enum ifcvf_profile {
 	IFCVF_PROFILE_IFCVF,	/* Intel FPGA 100G VF: LM block in BAR4 */
 	IFCVF_PROFILE_VIRTIO,	/* any other virtio-1.0 net VF */
+};
+
+/* The virtio device type, by PCI device ID. */
+enum ifcvf_dev_type {
+	IFCVF_DEV_NET,		/* 0x1041, 0x1000 and any other ID */
+	IFCVF_DEV_BLK,		/* 0x1042, 0x1001 */
 };
 
 /* One virtqueue as the driver wants it programmed. */
@@ -78,12 +91,36 @@ struct ifcvf_net_config {
 	uint16_t max_virtqueue_pairs;
 };
 
+/*
+ * struct virtio_blk_config up to write_zeroes_may_unmap and its padding:
+ * what a virtio 1.1 frontend (QEMU 7.2) asks for.
+ */
+#define IFCVF_BLK_CFG_LEN		60
+
+/*
+ * A block device's config, read in one config generation. raw[] is the
+ * config space as the device shows it (little-endian), with every field
+ * whose feature the device does not offer left zero; the fields below are
+ * its checked values (0 when not offered, num_queues 1 without MQ).
+ */
+struct ifcvf_blk_config {
+	uint8_t raw[IFCVF_BLK_CFG_LEN];
+	uint64_t capacity;	/* 512-byte sectors */
+	uint32_t size_max;
+	uint32_t seg_max;
+	uint32_t blk_size;
+	uint16_t num_queues;
+	uint32_t max_discard_sectors;
+	uint32_t max_write_zeroes_sectors;
+};
+
 struct ifcvf_hw {
 	struct ifcvf_io io;
 	uint16_t vendor_id;
 	uint16_t device_id;
 	uint16_t subsys_vendor_id;
 	uint16_t subsys_device_id;
+	enum ifcvf_dev_type dev_type;
 	enum ifcvf_profile profile;
 	bool has_lm;		/* HW dirty logging and ring-state registers */
 
@@ -93,7 +130,8 @@ struct ifcvf_hw {
 	struct ifcvf_region device;
 	uint32_t notify_off_multiplier;
 
-	uint16_t nr_vring;	/* data queues, at most IFCVF_MAX_QUEUES */
+	/* Data queues, at most IFCVF_MAX_QUEUES: pairs for net. */
+	uint16_t nr_vring;
 	uint16_t config_vector;
 	uint64_t dev_features;	/* what the device offers */
 	uint64_t features;	/* what was negotiated */
@@ -112,7 +150,11 @@ uint8_t ifcvf_hw_get_status(struct ifcvf_hw *hw);
 /* Write 0 to device_status and wait (bounded) until it reads back 0. */
 int ifcvf_hw_reset(struct ifcvf_hw *hw);
 uint64_t ifcvf_hw_get_features(struct ifcvf_hw *hw);
-/* ACK, DRIVER, write @wanted & device features, FEATURES_OK check. */
+/*
+ * ACK, DRIVER, write @wanted & device features (VERSION_1 or not: a
+ * legacy frontend's set is written as it is), FEATURES_OK check; a
+ * refusal is logged with the features' names.
+ */
 int ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted);
 
 /* Program queue @qid from hw->vring[qid] and enable it. */
@@ -125,11 +167,18 @@ int ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid);
  * every hw->vring[] marked enable, then DRIVER_OK.
  */
 int ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features);
-/* Disable every queue (saving ring state) and reset. */
-int ifcvf_hw_stop(struct ifcvf_hw *hw);
+/*
+ * Disable every queue (saving ring state) and reset. Bit q of *@lost (if
+ * not NULL) is set when queue q did not stop: its ring state is unknown.
+ */
+int ifcvf_hw_stop(struct ifcvf_hw *hw, uint64_t *lost);
 
-/* Tell the device the number of enabled queue pairs (LM block only). */
-void ifcvf_hw_set_mq(struct ifcvf_hw *hw, uint16_t nr_pairs);
+/*
+ * Tell the device (LM block only) how many queues it serves: up to the
+ * highest hw->vring[] marked enable, counted in pairs for net, in queues
+ * for blk.
+ */
+void ifcvf_hw_set_mq(struct ifcvf_hw *hw);
 
 /* Ring state through the LM block: -ENOTSUP without one. */
 int ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid);
@@ -142,9 +191,25 @@ int ifcvf_hw_log_disable(struct ifcvf_hw *hw);
 void ifcvf_hw_notify(struct ifcvf_hw *hw, uint16_t qid);
 /* Offset of queue @qid's doorbell in the notify BAR. */
 uint64_t ifcvf_hw_notify_offset(const struct ifcvf_hw *hw, uint16_t qid);
+/*
+ * Whether queue @qid's doorbell has a @page_size page of its BAR to
+ * itself (no other doorbell, no other register): only then may a
+ * frontend map it.
+ */
+bool ifcvf_hw_doorbell_page_own(const struct ifcvf_hw *hw, uint16_t qid,
+				uint64_t page_size);
 uint8_t ifcvf_hw_read_isr(struct ifcvf_hw *hw);
 
 int ifcvf_hw_read_net_config(struct ifcvf_hw *hw,
 			     struct ifcvf_net_config *cfg);
+/*
+ * Read a block device's config with natural-width accesses, within one
+ * config generation (-EAGAIN if it keeps changing), and check it: a field
+ * an offered feature needs lies inside the device region, capacity fits
+ * in bytes, blk_size is a power of two in 512..65536, seg_max and size_max
+ * are not 0, num_queues is 1..nr_vring. -EINVAL with the reason logged.
+ */
+int ifcvf_hw_read_blk_config(struct ifcvf_hw *hw,
+			     struct ifcvf_blk_config *cfg);
 
 #endif /* IFCVF_HW_H */

@@ -7,6 +7,8 @@
 
 #include <rte_log.h>
 
+#include "ifcvf_compat.h"
+
 /* The driver's own log type (pmd.vdpa.ifcvf_oot), shared by every layer. */
 extern int ifcvf_logtype;
 

@@ -6,7 +6,7 @@
 #define IFCVF_SIM_H
 
 /*
- * A software IFCVF: a PCI function with virtio-1.0 net registers,
+ * A software IFCVF: a PCI function with virtio-1.0 net or block registers,
  * IFCVF's live-migration block, an IOMMU of its own and a datapath thread
  * that serves split virtqueues. The bus glue reaches it through
  * ifcvf_sim_io_ops (the same struct ifcvf_io the HW layer uses on real
@@ -29,17 +29,43 @@ enum ifcvf_sim_profile {
 	IFCVF_SIM_PROFILE_VIRTIO,
 };
 
+/* The virtio device the function is. */
+enum ifcvf_sim_type {
+	/* 0x1041 (IFCVF subsystem 0x001a): net, queue pairs and a wire. */
+	IFCVF_SIM_TYPE_NET,
+	/*
+	 * 0x1042 (IFCVF subsystem 0x0002): block, an in-memory disk served
+	 * by every queue; one ring-state register block per queue.
+	 */
+	IFCVF_SIM_TYPE_BLK,
+};
+
+#define IFCVF_SIM_BLK_SECTOR		512
+#define IFCVF_SIM_BLK_MAX_QUEUES	32
+/* The largest disk: 1 GiB, allocated on first touch. */
+#define IFCVF_SIM_BLK_MAX_SECTORS	(1ULL << 21)
+
 struct ifcvf_sim_params {
 	const char *name;		/* for logs and the thread name */
 	enum ifcvf_sim_profile profile;
-	uint16_t nr_queue_pairs;	/* 1 .. 32 */
+	enum ifcvf_sim_type type;
+	/* net: 1 .. 32 pairs; blk: 1 .. IFCVF_SIM_BLK_MAX_QUEUES queues. */
+	uint16_t nr_queue_pairs;
 	uint16_t max_queue_size;	/* 0: profile default */
 	uint8_t mac[6];
 	uint64_t features;		/* 0: profile default */
+	/* blk: 1 .. IFCVF_SIM_BLK_MAX_SECTORS sectors of 512 bytes. */
+	uint64_t capacity;
 };
 
 /* Features offered when ifcvf_sim_params.features is 0. */
 uint64_t ifcvf_sim_default_features(enum ifcvf_sim_profile profile);
+/*
+ * A blk device's default: VERSION_1, ACCESS_PLATFORM, INDIRECT_DESC,
+ * EVENT_IDX, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH and MQ. RO (offered only
+ * when asked for) makes every write fail.
+ */
+uint64_t ifcvf_sim_blk_default_features(void);
 
 /* Returns NULL with errno set on bad parameters or no memory. */
 struct ifcvf_sim *ifcvf_sim_create(const struct ifcvf_sim_params *p);
@@ -66,7 +92,8 @@ uint64_t ifcvf_sim_dma_faults(struct ifcvf_sim *sim);
 
 /*
  * MSI-X: vector 0 .. nr_vectors - 1 raises by writing 1 to @fd; -1
- * detaches. Vectors are 2 * nr_queue_pairs + 1.
+ * detaches. Vectors are 2 * nr_queue_pairs + 1. The device keeps a
+ * duplicate of @fd until the vector is routed elsewhere.
  */
 int ifcvf_sim_set_irq(struct ifcvf_sim *sim, uint16_t vector, int fd);
 uint16_t ifcvf_sim_nr_vectors(const struct ifcvf_sim *sim);
@@ -86,14 +113,62 @@ enum ifcvf_sim_fault {
 	IFCVF_SIM_FAULT_DMA,		/* every DMA access faults */
 	IFCVF_SIM_FAULT_FAILED,		/* device_status reads FAILED */
 	IFCVF_SIM_FAULT_NEEDS_RESET,	/* device_status reads NEEDS_RESET */
+	/*
+	 * blk: requests complete late. They are taken off the avail ring
+	 * (the ring-state register shows them in flight) and carried out
+	 * and completed only at the queue's next doorbell (or once the
+	 * fault is cleared), as a device that needs a nudge.
+	 */
+	IFCVF_SIM_FAULT_BLK_LATE,
+	/*
+	 * blk: requests are taken and never completed; the first device
+	 * reset after it held one clears the fault (the replay after a
+	 * stop that could not drain them).
+	 */
+	IFCVF_SIM_FAULT_BLK_STUCK,
 	IFCVF_SIM_FAULT_MAX,
 };
 
 void ifcvf_sim_set_fault(struct ifcvf_sim *sim, enum ifcvf_sim_fault f,
 			 bool on);
+/*
+ * Wait until the datapath thread has done every round asked of it so far
+ * (each doorbell, enable, fault change): a test's point of quiet.
+ */
+void ifcvf_sim_quiesce(struct ifcvf_sim *sim);
+
+/*
+ * One-shot faults: the @n-th @op from now on fails, once (n = 0 clears).
+ * A DMA map returns -EIO; a queue enable does not stick; a queue disable
+ * does not stop the queue (until a reset); a reset never completes.
+ */
+enum ifcvf_sim_op {
+	IFCVF_SIM_OP_DMA_MAP,
+	IFCVF_SIM_OP_QUEUE_ENABLE,
+	IFCVF_SIM_OP_QUEUE_DISABLE,
+	IFCVF_SIM_OP_RESET,
+	IFCVF_SIM_OP_MAX,
+};
+
+void ifcvf_sim_fail_nth(struct ifcvf_sim *sim, enum ifcvf_sim_op op,
+			unsigned int n);
+const char *ifcvf_sim_op_name(enum ifcvf_sim_op op);
 
 /* Device config: link state (raises the config vector) and MAC. */
 void ifcvf_sim_set_link(struct ifcvf_sim *sim, bool up);
+
+/*
+ * The blk disk. Resizing keeps the first min(old, new) sectors, zeroes
+ * the rest, bumps config_generation and raises the config vector.
+ * Access copies bytes [off, off + len) of the disk; -EINVAL out of range
+ * or on a net device.
+ */
+int ifcvf_sim_blk_resize(struct ifcvf_sim *sim, uint64_t sectors);
+uint64_t ifcvf_sim_blk_capacity(struct ifcvf_sim *sim);
+int ifcvf_sim_blk_read(struct ifcvf_sim *sim, uint64_t off, void *buf,
+		       uint64_t len);
+int ifcvf_sim_blk_write(struct ifcvf_sim *sim, uint64_t off,
+			const void *buf, uint64_t len);
 
 /*
  * Ground truth of device writes: every 4 KiB IOVA page the device wrote
@@ -123,13 +198,24 @@ struct ifcvf_sim_queue_stats {
 	uint64_t kicks;		/* doorbell writes */
 	uint64_t irqs;		/* interrupts raised */
 	uint64_t drops;		/* packets lost: no RX buffer, too big */
+	uint64_t errors;	/* blk: requests answered IOERR or UNSUPP */
+	uint64_t flushes;	/* blk: FLUSH requests served */
 };
 
 int ifcvf_sim_queue_info(struct ifcvf_sim *sim, uint16_t qid,
 			 struct ifcvf_sim_queue_info *info);
 int ifcvf_sim_queue_stats(struct ifcvf_sim *sim, uint16_t qid,
 			  struct ifcvf_sim_queue_stats *st);
+/*
+ * When the device last saw a doorbell of queue @qid: CLOCK_MONOTONIC in
+ * nanoseconds, 0 if none yet. Lock-free, for the latency benchmarks.
+ */
+uint64_t ifcvf_sim_doorbell_ns(struct ifcvf_sim *sim, uint16_t qid);
 uint8_t ifcvf_sim_status(struct ifcvf_sim *sim);
+/* Times the driver set DRIVER_OK (a start after each reset). */
+uint64_t ifcvf_sim_starts(struct ifcvf_sim *sim);
+/* Frames waiting for RX buffers that resets dropped, since creation. */
+uint64_t ifcvf_sim_reset_drops(struct ifcvf_sim *sim);
 uint64_t ifcvf_sim_driver_features(struct ifcvf_sim *sim);
 
 #endif /* IFCVF_SIM_H */

@@ -13,14 +13,17 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/pci_regs.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
@@ -44,6 +47,7 @@ pthread_mutex_t sim_wire_lock = PTHREAD_MUTEX_INITIALIZER;
 #define SIM_ISR_LEN		4
 #define SIM_DEVICE_OFF		0x2000
 #define SIM_DEVICE_LEN		0x10
+#define SIM_BLK_DEVICE_LEN	0x40	/* struct virtio_blk_config */
 #define SIM_NOTIFY_OFF		0x3000
 #define SIM_NOTIFY_MULT		4
 #define SIM_VIRTIO_NOTIFY_LEN	0x1000
@@ -61,6 +65,9 @@ pthread_mutex_t sim_wire_lock = PTHREAD_MUTEX_INITIALIZER;
 #define SIM_VIRTIO_SUBSYS_DEVICE 0x1100
 #define SIM_REVISION		1
 #define SIM_CLASS_NET		0x020000
+#define SIM_CLASS_STORAGE	0x010000
+#define SIM_BLK_SIZE_MAX	65536
+#define SIM_BLK_SEG_MAX		126
 #define SIM_IFCVF_QSIZE		4096
 #define SIM_VIRTIO_QSIZE	1024
 
@@ -153,6 +160,20 @@ ifcvf_sim_default_features(enum ifcvf_sim_profile profile)
 		(1ULL << VIRTIO_RING_F_EVENT_IDX);
 }
 
+uint64_t
+ifcvf_sim_blk_default_features(void)
+{
+	return (1ULL << VIRTIO_F_VERSION_1) |
+		(1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+		(1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+		(1ULL << VIRTIO_RING_F_EVENT_IDX) |
+		(1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+		(1ULL << VIRTIO_BLK_F_SEG_MAX) |
+		(1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		(1ULL << VIRTIO_BLK_F_FLUSH) |
+		(1ULL << VIRTIO_BLK_F_MQ);
+}
+
 static uint32_t
 sim_feature_window(uint64_t features, uint32_t select)
 {
@@ -163,12 +184,31 @@ sim_feature_window(uint64_t features, uint32_t select)
 	return 0;
 }
 
+/*
+ * FEATURES_OK. A set with VERSION_1 holds only bits the device offers.
+ * A legacy set (no VERSION_1) written through this modern interface:
+ * - IFCVF: accepted under the same rule (the FPGA serves virtio 0.95 and
+ *   1.0 frontends; DPDK's IFC driver hands it either).
+ * - virtio (QEMU's virtio-net-pci): QEMU's virtio_set_status()
+ *   (hw/virtio/virtio.c) calls virtio_validate_features() only when the
+ *   driver's features hold VERSION_1, so FEATURES_OK is always kept for a
+ *   legacy set; virtio_pci_common_write() (hw/virtio/virtio-pci.c) hands
+ *   each feature word to virtio_set_features(), whose
+ *   virtio_set_features_nocheck() keeps the bits the device offers and
+ *   drops the rest. virtio-net then takes the legacy header rule
+ *   (virtio_net_set_mrg_rx_bufs(): 10 bytes, 12 with MRG_RXBUF). The
+ *   profile does the same: drops what it does not offer and accepts.
+ */
 static bool
-sim_features_ok(const struct ifcvf_sim *sim)
+sim_features_ok(struct ifcvf_sim *sim)
 {
-	if (sim->drv_features & ~sim->dev_features)
-		return false;
-	return (sim->drv_features & (1ULL << VIRTIO_F_VERSION_1)) != 0;
+	bool v1 = (sim->drv_features & (1ULL << VIRTIO_F_VERSION_1)) != 0;
+
+	if (!v1 && sim->profile == IFCVF_SIM_PROFILE_VIRTIO) {
+		sim->drv_features &= sim->dev_features;
+		return true;
+	}
+	return (sim->drv_features & ~sim->dev_features) == 0;
 }
 
 /* ---- Layout and configuration space ------------------------------------ */
@@ -198,7 +238,9 @@ sim_layout(struct ifcvf_sim *sim)
 	sim->bar_len[bar] = SIM_BAR_16K;
 	sim_region_set(&sim->common, bar, SIM_COMMON_OFF, SIM_COMMON_LEN);
 	sim_region_set(&sim->isr_region, bar, SIM_ISR_OFF, SIM_ISR_LEN);
-	sim_region_set(&sim->device, bar, SIM_DEVICE_OFF, SIM_DEVICE_LEN);
+	sim_region_set(&sim->device, bar, SIM_DEVICE_OFF,
+		       sim->type == IFCVF_SIM_TYPE_BLK ? SIM_BLK_DEVICE_LEN :
+		       SIM_DEVICE_LEN);
 	sim_region_set(&sim->notify, bar, SIM_NOTIFY_OFF, notify_len);
 	sim->notify_mult = SIM_NOTIFY_MULT;
 }
@@ -213,15 +255,18 @@ static void
 sim_cfg_header(struct ifcvf_sim *sim)
 {
 	bool virtio = sim->profile == IFCVF_SIM_PROFILE_VIRTIO;
+	bool blk = sim->type == IFCVF_SIM_TYPE_BLK;
 	uint32_t i;
 
 	sim_cfg_put(sim, PCI_VENDOR_ID, IFCVF_VENDOR_ID, 2);
-	sim_cfg_put(sim, PCI_DEVICE_ID, IFCVF_NET_MODERN_DEVICE_ID, 2);
+	sim_cfg_put(sim, PCI_DEVICE_ID, blk ? IFCVF_BLK_MODERN_DEVICE_ID :
+		    IFCVF_NET_MODERN_DEVICE_ID, 2);
 	sim_cfg_put(sim, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
 		    2);
 	sim_cfg_put(sim, PCI_STATUS, PCI_STATUS_CAP_LIST, 2);
 	sim_cfg_put(sim, PCI_CLASS_REVISION,
-		    (SIM_CLASS_NET << 8) | SIM_REVISION, 4);
+		    ((blk ? SIM_CLASS_STORAGE : SIM_CLASS_NET) << 8) |
+		    SIM_REVISION, 4);
 	sim_cfg_put(sim, PCI_HEADER_TYPE, PCI_HEADER_TYPE_NORMAL, 1);
 	for (i = 0; i < IFCVF_PCI_MAX_BAR; i++) {
 		if (sim->bar_len[i] == 0)
@@ -231,8 +276,9 @@ sim_cfg_header(struct ifcvf_sim *sim)
 	}
 	sim_cfg_put(sim, PCI_SUBSYSTEM_VENDOR_ID, virtio ?
 		    SIM_VIRTIO_SUBSYS_VENDOR : IFCVF_SUBSYS_VENDOR_ID, 2);
-	sim_cfg_put(sim, PCI_SUBSYSTEM_ID, virtio ?
-		    SIM_VIRTIO_SUBSYS_DEVICE : IFCVF_SUBSYS_DEVICE_ID, 2);
+	sim_cfg_put(sim, PCI_SUBSYSTEM_ID, virtio ? SIM_VIRTIO_SUBSYS_DEVICE :
+		    blk ? IFCVF_SUBSYS_BLK_DEVICE_ID : IFCVF_SUBSYS_DEVICE_ID,
+		    2);
 	sim_cfg_put(sim, PCI_CAPABILITY_LIST, SIM_CAP_MSIX, 1);
 }
 
@@ -387,6 +433,9 @@ sim_queue_reset(struct ifcvf_sim *sim, struct sim_queue *q)
 	q->last_avail_idx = 0;
 	q->last_used_idx = 0;
 	q->broken = false;
+	q->stuck = false;
+	q->blk_done = 0;
+	q->blk_kicked = false;
 }
 
 static void
@@ -401,9 +450,28 @@ sim_reset(struct ifcvf_sim *sim)
 	sim->status = 0;
 	sim->queue_select = 0;
 	sim->isr = 0;
+	if (sim->blk_stuck_held)
+		sim->fault[IFCVF_SIM_FAULT_BLK_STUCK] = false;
+	sim->blk_stuck_held = false;
 	for (i = 0; i < SIM_MAX_QUEUES; i++)
 		sim_queue_reset(sim, &sim->q[i]);
-	sim_dp_backlog_flush(sim);
+	sim->reset_drops += sim_dp_backlog_flush(sim);
+}
+
+static void
+sim_log_driver_ok(const struct ifcvf_sim *sim)
+{
+	const char *legacy =
+		(sim->drv_features & (1ULL << VIRTIO_F_VERSION_1)) ?
+		"" : " (legacy)";
+
+	if (sim->type == IFCVF_SIM_TYPE_BLK)
+		SIM_LOG(INFO, "%s: DRIVER_OK, features 0x%" PRIx64 "%s, blk",
+			sim->name, sim->drv_features, legacy);
+	else
+		SIM_LOG(INFO, "%s: DRIVER_OK, features 0x%" PRIx64
+			"%s, net header %u bytes", sim->name,
+			sim->drv_features, legacy, sim_net_hdr_len(sim));
 }
 
 static void
@@ -412,7 +480,8 @@ sim_status_write(struct ifcvf_sim *sim, uint8_t val)
 	uint8_t old = sim->status;
 
 	if (val == 0) {
-		if (sim->fault[IFCVF_SIM_FAULT_RESET_STUCK] && old != 0) {
+		if (old != 0 && (sim->fault[IFCVF_SIM_FAULT_RESET_STUCK] ||
+				 sim_op_fails(sim, IFCVF_SIM_OP_RESET))) {
 			SIM_LOG(DEBUG, "%s: reset stuck", sim->name);
 			return;
 		}
@@ -428,8 +497,11 @@ sim_status_write(struct ifcvf_sim *sim, uint8_t val)
 	/* NEEDS_RESET belongs to the device: only a reset clears it. */
 	sim->status = val | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
 	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(old & VIRTIO_CONFIG_S_DRIVER_OK))
+	    !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		sim_log_driver_ok(sim);
+		sim->starts++;
 		sim_wake(sim);
+	}
 }
 
 static uint16_t
@@ -574,19 +646,27 @@ sim_queue_enable_write(struct ifcvf_sim *sim, struct sim_queue *q,
 	uint32_t state;
 
 	if (val == 0) {
+		/* A queue that failed to stop stays stuck until a reset. */
+		if (q->enabled && (q->stuck ||
+		    sim_op_fails(sim, IFCVF_SIM_OP_QUEUE_DISABLE))) {
+			q->stuck = true;
+			return;
+		}
 		q->lm_state = sim_ring_state(q);
 		q->enabled = false;
 		return;
 	}
 	if (val != 1 || q->enabled)
 		return;
-	if (sim->fault[IFCVF_SIM_FAULT_QUEUE_ENABLE]) {
+	if (sim->fault[IFCVF_SIM_FAULT_QUEUE_ENABLE] ||
+	    sim_op_fails(sim, IFCVF_SIM_OP_QUEUE_ENABLE)) {
 		SIM_LOG(DEBUG, "%s: queue enable fault", sim->name);
 		return;
 	}
 	state = sim->has_lm ? q->lm_state : 0;
 	q->last_avail_idx = (uint16_t)state;
 	q->last_used_idx = (uint16_t)(state >> 16);
+	q->blk_done = q->last_avail_idx;
 	q->broken = false;
 	q->enabled = true;
 	sim_wake(sim);
@@ -698,35 +778,73 @@ sim_isr_read(struct ifcvf_sim *sim, uint64_t off, uint8_t width)
 	return isr;
 }
 
-static uint32_t
-sim_device_read(struct ifcvf_sim *sim, uint64_t off, uint8_t width)
-{
-	uint8_t img[SIM_DEVICE_LEN];
+#define SIM_BLK_CFG_PUT(img, f, v) \
+	sim_le_put(&(img)[offsetof(struct virtio_blk_config, f)], v, \
+		   RTE_SIZEOF_FIELD(struct virtio_blk_config, f))
 
-	if (off + width > SIM_DEVICE_LEN) {
-		SIM_LOG(DEBUG, "%s: device cfg read past the end", sim->name);
-		return 0;
-	}
-	memset(img, 0, sizeof(img));
+static void
+sim_blk_config_image(const struct ifcvf_sim *sim, uint8_t *img)
+{
+	uint8_t *cap = &img[offsetof(struct virtio_blk_config, capacity)];
+
+	sim_le_put(cap, sim_lo32(sim->capacity), 4);
+	sim_le_put(cap + 4, sim_hi32(sim->capacity), 4);
+	SIM_BLK_CFG_PUT(img, size_max, SIM_BLK_SIZE_MAX);
+	SIM_BLK_CFG_PUT(img, seg_max, SIM_BLK_SEG_MAX);
+	SIM_BLK_CFG_PUT(img, blk_size, IFCVF_SIM_BLK_SECTOR);
+	SIM_BLK_CFG_PUT(img, num_queues, sim->nr_queues);
+}
+
+static void
+sim_net_config_image(const struct ifcvf_sim *sim, uint8_t *img)
+{
 	memcpy(img, sim->mac, sizeof(sim->mac));
 	sim_le_put(&img[offsetof(struct virtio_net_config, status)],
 		   sim->link_status, 2);
 	sim_le_put(&img[offsetof(struct virtio_net_config,
 				 max_virtqueue_pairs)], sim->nr_qp, 2);
+}
+
+static uint32_t
+sim_device_read(struct ifcvf_sim *sim, uint64_t off, uint8_t width)
+{
+	uint8_t img[SIM_BLK_DEVICE_LEN];
+
+	if (off + width > sim->device.len) {
+		SIM_LOG(DEBUG, "%s: device cfg read past the end", sim->name);
+		return 0;
+	}
+	memset(img, 0, sizeof(img));
+	if (sim->type == IFCVF_SIM_TYPE_BLK)
+		sim_blk_config_image(sim, img);
+	else
+		sim_net_config_image(sim, img);
 	return sim_le_get(&img[off], width);
+}
+
+/* The queue a doorbell write at @off (in the notify region) rings, or -1. */
+static int
+sim_doorbell_qid(const struct ifcvf_sim *sim, uint64_t off)
+{
+	uint64_t qid = off / sim->notify_mult;
+
+	if (off % sim->notify_mult != 0 || qid >= sim->nr_queues)
+		return -1;
+	return qid;
 }
 
 static void
 sim_notify_write(struct ifcvf_sim *sim, uint64_t off)
 {
-	uint64_t qid = off / sim->notify_mult;
+	int qid = sim_doorbell_qid(sim, off);
 
-	if (off % sim->notify_mult != 0 || qid >= sim->nr_queues) {
+	if (qid < 0) {
 		SIM_LOG(DEBUG, "%s: stray doorbell at 0x%" PRIx64,
 			sim->name, off);
 		return;
 	}
 	sim->q[qid].stats.kicks++;
+	sim->q[qid].blk_kicked = true;
 	sim_wake(sim);
 }
 
@@ -755,9 +873,12 @@ sim_lm_ring_qid(const struct ifcvf_sim *sim, uint64_t off)
 		return -1;
 	rel = off - IFCVF_LM_RING_STATE_OFFSET;
 	slot = rel % IFCVF_LM_CFG_SIZE;
-	if (slot != 0 && slot != 4)
+	if (sim->type == IFCVF_SIM_TYPE_BLK)
+		qid = slot == 0 ? rel / IFCVF_LM_CFG_SIZE : UINT64_MAX;
+	else if (slot != 0 && slot != 4)
 		return -1;
-	qid = rel / IFCVF_LM_CFG_SIZE * 2 + slot / 4;
+	else
+		qid = rel / IFCVF_LM_CFG_SIZE * 2 + slot / 4;
 	return qid < sim->nr_queues ? (int)qid : -1;
 }
 
@@ -825,6 +946,7 @@ sim_lm_write(struct ifcvf_sim *sim, uint64_t off, uint32_t val)
 		break;
 	case IFCVF_LM_MQ_OFFSET:
 		sim->lm_mq = val;
+		sim_wake(sim);
 		break;
 	default:
 		sim_lm_ring_write(sim, off, val);
@@ -938,6 +1060,27 @@ sim_io_read(void *ctx, uint8_t bar, uint64_t off, uint8_t width)
 	return val;
 }
 
+/*
+ * When the write reaches the device, before the simulator's lock (a
+ * doorbell on hardware waits for none): the latency benchmarks' end.
+ */
+static void
+sim_doorbell_stamp(struct ifcvf_sim *sim, uint8_t bar, uint64_t off)
+{
+	struct timespec ts;
+	int qid;
+
+	if (!sim_in(&sim->notify, bar, off))
+		return;
+	qid = sim_doorbell_qid(sim, off - sim->notify.off);
+	if (qid < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__atomic_store_n(&sim->q[qid].doorbell_ns,
+			 ts.tv_sec * 1000000000ULL + ts.tv_nsec,
+			 __ATOMIC_RELEASE);
+}
+
 static void
 sim_io_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width,
 	     uint32_t val)
@@ -948,6 +1091,7 @@ sim_io_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width,
 		return;
 	if (width < 4)
 		val &= (1u << (8 * width)) - 1;
+	sim_doorbell_stamp(sim, bar, off);
 	pthread_mutex_lock(&sim->lock);
 	sim_bar_write(sim, bar, off, width, val);
 	pthread_mutex_unlock(&sim->lock);
@@ -989,12 +1133,25 @@ sim_thread_wait(struct ifcvf_sim *sim)
 	bool stop;
 
 	pthread_mutex_lock(&sim->wake_lock);
+	sim->busy = false;
+	if (!sim->work)
+		pthread_cond_broadcast(&sim->idle_cond);
 	while (!sim->work && !sim->stop)
 		pthread_cond_wait(&sim->wake_cond, &sim->wake_lock);
 	stop = sim->stop;
 	sim->work = false;
+	sim->busy = !stop;
 	pthread_mutex_unlock(&sim->wake_lock);
 	return !stop;
+}
+
+void
+ifcvf_sim_quiesce(struct ifcvf_sim *sim)
+{
+	pthread_mutex_lock(&sim->wake_lock);
+	while ((sim->work || sim->busy) && !sim->stop)
+		pthread_cond_wait(&sim->idle_cond, &sim->wake_lock);
+	pthread_mutex_unlock(&sim->wake_lock);
 }
 
 static void *
@@ -1050,6 +1207,36 @@ sim_thread_stop(struct ifcvf_sim *sim)
 /* ---- Creation and destruction ------------------------------------------ */
 
 static int
+sim_queue_size_check(const struct ifcvf_sim_params *p)
+{
+	if (p->max_queue_size != 0 &&
+	    (!rte_is_power_of_2(p->max_queue_size) ||
+	     p->max_queue_size > IFCVF_MAX_QUEUE_SIZE)) {
+		SIM_LOG(ERR, "%s: bad max queue size %u", p->name,
+			p->max_queue_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+sim_blk_params_check(const struct ifcvf_sim_params *p)
+{
+	if (p->nr_queue_pairs < 1 ||
+	    p->nr_queue_pairs > IFCVF_SIM_BLK_MAX_QUEUES) {
+		SIM_LOG(ERR, "%s: %u blk queues out of 1..%u", p->name,
+			p->nr_queue_pairs, IFCVF_SIM_BLK_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (p->capacity < 1 || p->capacity > IFCVF_SIM_BLK_MAX_SECTORS) {
+		SIM_LOG(ERR, "%s: capacity %" PRIu64 " out of 1..%llu sectors",
+			p->name, p->capacity, IFCVF_SIM_BLK_MAX_SECTORS);
+		return -EINVAL;
+	}
+	return sim_queue_size_check(p);
+}
+
+static int
 sim_params_check(const struct ifcvf_sim_params *p)
 {
 	size_t max = RTE_SIZEOF_FIELD(struct ifcvf_sim, name);
@@ -1064,20 +1251,19 @@ sim_params_check(const struct ifcvf_sim_params *p)
 		SIM_LOG(ERR, "%s: unknown profile %d", p->name, p->profile);
 		return -EINVAL;
 	}
+	if (p->type == IFCVF_SIM_TYPE_BLK)
+		return sim_blk_params_check(p);
+	if (p->type != IFCVF_SIM_TYPE_NET) {
+		SIM_LOG(ERR, "%s: unknown device type %d", p->name, p->type);
+		return -EINVAL;
+	}
 	if (p->nr_queue_pairs < 1 ||
 	    p->nr_queue_pairs > IFCVF_MAX_QUEUE_PAIRS) {
 		SIM_LOG(ERR, "%s: %u queue pairs out of 1..%u", p->name,
 			p->nr_queue_pairs, IFCVF_MAX_QUEUE_PAIRS);
 		return -EINVAL;
 	}
-	if (p->max_queue_size != 0 &&
-	    (!rte_is_power_of_2(p->max_queue_size) ||
-	     p->max_queue_size > IFCVF_MAX_QUEUE_SIZE)) {
-		SIM_LOG(ERR, "%s: bad max queue size %u", p->name,
-			p->max_queue_size);
-		return -EINVAL;
-	}
-	return 0;
+	return sim_queue_size_check(p);
 }
 
 static void
@@ -1085,16 +1271,22 @@ sim_setup(struct ifcvf_sim *sim, const struct ifcvf_sim_params *p)
 {
 	uint16_t i;
 
+	bool blk = p->type == IFCVF_SIM_TYPE_BLK;
+
 	snprintf(sim->name, sizeof(sim->name), "%s", p->name);
 	sim->profile = p->profile;
-	sim->nr_qp = p->nr_queue_pairs;
-	sim->nr_queues = 2 * p->nr_queue_pairs;
+	sim->type = p->type;
+	sim->nr_qp = blk ? 0 : p->nr_queue_pairs;
+	sim->nr_queues = blk ? p->nr_queue_pairs : 2 * p->nr_queue_pairs;
 	sim->nr_vectors = sim->nr_queues + 1;
+	sim->lm_mq = blk ? sim->nr_queues : sim->nr_qp;
+	sim->capacity = blk ? p->capacity : 0;
 	sim->max_queue_size = p->max_queue_size;
 	if (sim->max_queue_size == 0)
 		sim->max_queue_size = p->profile == IFCVF_SIM_PROFILE_IFCVF ?
 			SIM_IFCVF_QSIZE : SIM_VIRTIO_QSIZE;
-	sim->dev_features = p->features != 0 ? p->features :
+	sim->dev_features = p->features != 0 ? p->features : blk ?
+		ifcvf_sim_blk_default_features() :
 		ifcvf_sim_default_features(p->profile);
 	memcpy(sim->mac, p->mac, sizeof(sim->mac));
 	sim->link_status = VIRTIO_NET_S_LINK_UP;
@@ -1107,16 +1299,29 @@ sim_setup(struct ifcvf_sim *sim, const struct ifcvf_sim_params *p)
 	pthread_mutex_init(&sim->lock, NULL);
 	pthread_mutex_init(&sim->wake_lock, NULL);
 	pthread_cond_init(&sim->wake_cond, NULL);
+	pthread_cond_init(&sim->idle_cond, NULL);
 }
 
 static void
 sim_teardown(struct ifcvf_sim *sim)
 {
 	sim_dp_backlog_fini(sim);
+	free(sim->disk);
+	pthread_cond_destroy(&sim->idle_cond);
 	pthread_cond_destroy(&sim->wake_cond);
 	pthread_mutex_destroy(&sim->wake_lock);
 	pthread_mutex_destroy(&sim->lock);
 	free(sim_dev_of(sim));
+}
+
+/* A blk device's disk, zeroed (calloc: pages come on first touch). */
+static int
+sim_disk_alloc(struct ifcvf_sim *sim)
+{
+	if (sim->type != IFCVF_SIM_TYPE_BLK)
+		return 0;
+	sim->disk = calloc(sim->capacity, IFCVF_SIM_BLK_SECTOR);
+	return sim->disk == NULL ? -ENOMEM : 0;
 }
 
 struct ifcvf_sim *
@@ -1138,7 +1343,9 @@ ifcvf_sim_create(const struct ifcvf_sim_params *p)
 	}
 	sim = &dev->sim;
 	sim_setup(sim, p);
-	ret = sim_iommu_init(sim);
+	ret = sim_disk_alloc(sim);
+	if (ret == 0)
+		ret = sim_iommu_init(sim);
 	if (ret != 0)
 		goto fail;
 	ret = sim_thread_start(sim);
@@ -1146,14 +1353,50 @@ ifcvf_sim_create(const struct ifcvf_sim_params *p)
 		sim_iommu_fini(sim);
 		goto fail;
 	}
-	SIM_LOG(INFO, "%s: created (%s, %u pairs, queue size %u)", sim->name,
-		sim->has_lm ? "ifcvf" : "virtio", sim->nr_qp,
-		sim->max_queue_size);
+	SIM_LOG(INFO, "%s: created (%s %s, %u queues, queue size %u)",
+		sim->name, sim->has_lm ? "ifcvf" : "virtio",
+		sim->type == IFCVF_SIM_TYPE_BLK ? "blk" : "net",
+		sim->nr_queues, sim->max_queue_size);
 	return sim;
 fail:
 	sim_teardown(sim);
 	errno = ret < 0 ? -ret : ENOMEM;
 	return NULL;
+}
+
+/*
+ * Like VFIO, the device holds the eventfd itself (a duplicate): a vector
+ * left on an fd its owner has since closed still signals that eventfd,
+ * never whatever file reuses the number.
+ */
+int
+ifcvf_sim_set_irq(struct ifcvf_sim *sim, uint16_t vector, int fd)
+{
+	int own = -1, old;
+
+	if (vector >= sim->nr_vectors || fd < -1)
+		return -EINVAL;
+	if (fd >= 0) {
+		own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (own < 0)
+			return -errno;
+	}
+	pthread_mutex_lock(&sim->lock);
+	old = sim->irq_fd[vector];
+	sim->irq_fd[vector] = own;
+	pthread_mutex_unlock(&sim->lock);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+static void
+sim_irqs_release(struct ifcvf_sim *sim)
+{
+	uint16_t v;
+
+	for (v = 0; v < sim->nr_vectors; v++)
+		ifcvf_sim_set_irq(sim, v, -1);
 }
 
 void
@@ -1164,8 +1407,8 @@ ifcvf_sim_destroy(struct ifcvf_sim *sim)
 	ifcvf_sim_wire_disconnect(sim);
 	sim_thread_stop(sim);
 	sim_iommu_fini(sim);
+	sim_irqs_release(sim);
 	SIM_LOG(INFO, "%s: destroyed", sim->name);
-	/* The irq fds belong to the bus glue: not closed here. */
 	sim_teardown(sim);
 }
 
@@ -1177,15 +1420,43 @@ ifcvf_sim_name(const struct ifcvf_sim *sim)
 
 /* ---- MSI-X routing, faults, link --------------------------------------- */
 
-int
-ifcvf_sim_set_irq(struct ifcvf_sim *sim, uint16_t vector, int fd)
+void
+ifcvf_sim_fail_nth(struct ifcvf_sim *sim, enum ifcvf_sim_op op,
+		   unsigned int n)
 {
-	if (vector >= sim->nr_vectors || fd < -1)
-		return -EINVAL;
+	if ((unsigned int)op >= IFCVF_SIM_OP_MAX)
+		return;
 	pthread_mutex_lock(&sim->lock);
-	sim->irq_fd[vector] = fd;
+	sim->op_count[op] = 0;
+	sim->fail_at[op] = n;
 	pthread_mutex_unlock(&sim->lock);
-	return 0;
+}
+
+/* Count one @op; true when it is the one to fail (under sim->lock). */
+bool
+sim_op_fails(struct ifcvf_sim *sim, enum ifcvf_sim_op op)
+{
+	if (sim->fail_at[op] == 0)
+		return false;
+	if (++sim->op_count[op] != sim->fail_at[op])
+		return false;
+	sim->fail_at[op] = 0;
+	SIM_LOG(INFO, "%s: injected fault: %s %u fails", sim->name,
+		ifcvf_sim_op_name(op), sim->op_count[op]);
+	return true;
+}
+
+static const char * const sim_op_names[IFCVF_SIM_OP_MAX] = {
+	[IFCVF_SIM_OP_DMA_MAP] = "dma_map",
+	[IFCVF_SIM_OP_QUEUE_ENABLE] = "queue_enable",
+	[IFCVF_SIM_OP_QUEUE_DISABLE] = "queue_disable",
+	[IFCVF_SIM_OP_RESET] = "reset",
+};
+
+const char *
+ifcvf_sim_op_name(enum ifcvf_sim_op op)
+{
+	return (unsigned int)op < IFCVF_SIM_OP_MAX ? sim_op_names[op] : "?";
 }
 
 uint16_t
@@ -1219,6 +1490,88 @@ ifcvf_sim_set_link(struct ifcvf_sim *sim, bool up)
 			sim_raise_config(sim);
 	}
 	pthread_mutex_unlock(&sim->lock);
+}
+
+/* ---- The blk disk ------------------------------------------------------ */
+
+static bool
+sim_disk_range_ok(const struct ifcvf_sim *sim, uint64_t off, uint64_t len)
+{
+	uint64_t size = sim->capacity * IFCVF_SIM_BLK_SECTOR;
+
+	return sim->type == IFCVF_SIM_TYPE_BLK && off <= size &&
+	       len <= size - off;
+}
+
+int
+ifcvf_sim_blk_resize(struct ifcvf_sim *sim, uint64_t sectors)
+{
+	uint64_t old;
+	uint8_t *disk;
+
+	if (sim->type != IFCVF_SIM_TYPE_BLK || sectors < 1 ||
+	    sectors > IFCVF_SIM_BLK_MAX_SECTORS)
+		return -EINVAL;
+	pthread_mutex_lock(&sim->lock);
+	old = sim->capacity;
+	disk = realloc(sim->disk, sectors * IFCVF_SIM_BLK_SECTOR);
+	if (disk == NULL) {
+		pthread_mutex_unlock(&sim->lock);
+		return -ENOMEM;
+	}
+	if (sectors > old)
+		memset(disk + old * IFCVF_SIM_BLK_SECTOR, 0,
+		       (sectors - old) * IFCVF_SIM_BLK_SECTOR);
+	sim->disk = disk;
+	sim->capacity = sectors;
+	sim->cfg_generation++;
+	if (sim->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		sim_raise_config(sim);
+	pthread_mutex_unlock(&sim->lock);
+	SIM_LOG(INFO, "%s: capacity %" PRIu64 " -> %" PRIu64 " sectors",
+		sim->name, old, sectors);
+	return 0;
+}
+
+uint64_t
+ifcvf_sim_blk_capacity(struct ifcvf_sim *sim)
+{
+	uint64_t cap;
+
+	pthread_mutex_lock(&sim->lock);
+	cap = sim->capacity;
+	pthread_mutex_unlock(&sim->lock);
+	return cap;
+}
+
+int
+ifcvf_sim_blk_read(struct ifcvf_sim *sim, uint64_t off, void *buf,
+		   uint64_t len)
+{
+	int ret = -EINVAL;
+
+	pthread_mutex_lock(&sim->lock);
+	if (sim_disk_range_ok(sim, off, len)) {
+		memcpy(buf, sim->disk + off, len);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&sim->lock);
+	return ret;
+}
+
+int
+ifcvf_sim_blk_write(struct ifcvf_sim *sim, uint64_t off, const void *buf,
+		    uint64_t len)
+{
+	int ret = -EINVAL;
+
+	pthread_mutex_lock(&sim->lock);
+	if (sim_disk_range_ok(sim, off, len)) {
+		memcpy(sim->disk + off, buf, len);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&sim->lock);
+	return ret;
 }
 
 /* ---- The wire ---------------------------------------------------------- */
@@ -1302,6 +1655,14 @@ ifcvf_sim_queue_stats(struct ifcvf_sim *sim, uint16_t qid,
 	return 0;
 }
 
+uint64_t
+ifcvf_sim_doorbell_ns(struct ifcvf_sim *sim, uint16_t qid)
+{
+	if (qid >= sim->nr_queues)
+		return 0;
+	return __atomic_load_n(&sim->q[qid].doorbell_ns, __ATOMIC_ACQUIRE);
+}
+
 uint8_t
 ifcvf_sim_status(struct ifcvf_sim *sim)
 {
@@ -1311,6 +1672,28 @@ ifcvf_sim_status(struct ifcvf_sim *sim)
 	st = sim_status_get(sim);
 	pthread_mutex_unlock(&sim->lock);
 	return st;
+}
+
+uint64_t
+ifcvf_sim_starts(struct ifcvf_sim *sim)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&sim->lock);
+	n = sim->starts;
+	pthread_mutex_unlock(&sim->lock);
+	return n;
+}
+
+uint64_t
+ifcvf_sim_reset_drops(struct ifcvf_sim *sim)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&sim->lock);
+	n = sim->reset_drops;
+	pthread_mutex_unlock(&sim->lock);
+	return n;
 }
 
 uint64_t

@@ -417,6 +417,11 @@ ifcvf_sim_dma_map(struct ifcvf_sim *sim, uint64_t vaddr, uint64_t iova,
 	if (sim == NULL || vaddr == 0 || !sim_range_last(iova, len, &last) ||
 	    !sim_range_last(vaddr, len, &vlast))
 		return -EINVAL;
+	pthread_mutex_lock(&sim->lock);
+	ret = sim_op_fails(sim, IFCVF_SIM_OP_DMA_MAP) ? -EIO : 0;
+	pthread_mutex_unlock(&sim->lock);
+	if (ret != 0)
+		return ret;
 	ret = sim_pin(vaddr, len);
 	if (ret != 0)
 		return ret;

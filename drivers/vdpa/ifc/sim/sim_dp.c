@@ -29,47 +29,18 @@
 
 #include "sim_priv.h"
 
-#define SIM_TX_BUF	(SIM_NET_HDR_LEN + SIM_PKT_MAX)
+#define SIM_TX_BUF	(SIM_NET_HDR_MAX + SIM_PKT_MAX)
 
-/* One round on one queue. */
-struct sim_round {
-	struct ifcvf_sim *sim;
-	struct sim_queue *q;
-	uint16_t qid;
-	bool event_idx;
-	bool failed;		/* the queue broke during the round */
-	bool stalled;		/* an RX frame waits for more chains */
-	uint16_t avail_idx;	/* avail->idx as last read */
-	uint16_t old_used;	/* last_used_idx when the round began */
-	unsigned int chains;	/* chains taken */
-	/* Avail heads of ring positions [win_pos, win_pos + win_n). */
-	uint16_t win_pos;
-	uint16_t win_n;
-	uint16_t heads[SIM_BATCH];
-	/* Used entries not yet written; the last one is last_used_idx - 1. */
-	unsigned int nr_used;
-	struct vring_used_elem used[SIM_BATCH];
-};
-
-/* Walks one descriptor chain, through at most one indirect table. */
-struct sim_walk {
-	uint64_t table;		/* IOVA of the table being walked */
-	uint32_t nr;		/* its entries */
-	uint32_t idx;		/* next descriptor */
-	uint32_t seen;		/* descriptors read from this table */
-	bool indirect;
-	bool more;
-};
 
 /* An RX frame as the device writes it: header, then the frame. */
 struct sim_rx_src {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
+	uint32_t hdr_len;	/* the first 10 or 12 bytes of hdr */
 	const struct sim_pkt *pkt;
 	uint32_t len;		/* header + frame */
 };
 
-/* Stop the queue (once per round); returns -1 for the callers. */
-static int
+int
 sim_round_fail(struct sim_round *r, const char *why)
 {
 	if (!r->failed) {
@@ -78,12 +49,6 @@ sim_round_fail(struct sim_round *r, const char *why)
 		sim_queue_break(r->sim, r->qid);
 	}
 	return -1;
-}
-
-static inline uint16_t
-sim_pending(const struct sim_round *r)
-{
-	return (uint16_t)(r->avail_idx - r->q->last_avail_idx);
 }
 
 /* Read avail->idx (acquire: ring entries are read after it). */
@@ -104,7 +69,7 @@ sim_avail_refresh(struct sim_round *r)
 	return 0;
 }
 
-static int
+int
 sim_round_start(struct sim_round *r, struct ifcvf_sim *sim, uint16_t qid)
 {
 	r->sim = sim;
@@ -144,11 +109,9 @@ sim_avail_fetch(struct sim_round *r, uint16_t pos)
 	return 0;
 }
 
-/* Head of the @k-th pending chain; @k < sim_pending(). */
-static int
-sim_avail_head(struct sim_round *r, uint16_t k, uint16_t *head)
+int
+sim_avail_head_at(struct sim_round *r, uint16_t pos, uint16_t *head)
 {
-	uint16_t pos = r->q->last_avail_idx + k;
 	uint16_t off = pos - r->win_pos;
 
 	if (off >= r->win_n) {
@@ -158,6 +121,13 @@ sim_avail_head(struct sim_round *r, uint16_t k, uint16_t *head)
 	}
 	*head = r->heads[off];
 	return 0;
+}
+
+/* Head of the @k-th pending chain; @k < sim_pending(). */
+static int
+sim_avail_head(struct sim_round *r, uint16_t k, uint16_t *head)
+{
+	return sim_avail_head_at(r, r->q->last_avail_idx + k, head);
 }
 
 /* Write the pending used entries (not used->idx). */
@@ -185,7 +155,7 @@ sim_used_flush(struct sim_round *r)
 	return 0;
 }
 
-static int
+int
 sim_used_add(struct sim_round *r, uint16_t id, uint32_t len)
 {
 	if (r->nr_used == SIM_BATCH && sim_used_flush(r) < 0)
@@ -207,7 +177,7 @@ sim_chain_done(struct sim_round *r, uint16_t head, uint32_t len)
 	return sim_used_add(r, head, len);
 }
 
-static void
+void
 sim_walk_start(struct sim_walk *w, const struct sim_queue *q, uint16_t head)
 {
 	w->table = q->desc;
@@ -223,7 +193,7 @@ sim_walk_start(struct sim_walk *w, const struct sim_queue *q, uint16_t head)
  * the queue broke. An indirect descriptor ends the outer chain: the walk
  * goes on in its table only.
  */
-static int
+int
 sim_walk_next(struct sim_round *r, struct sim_walk *w, struct vring_desc *d)
 {
 	for (;;) {
@@ -289,20 +259,21 @@ sim_tx_chain(struct sim_round *r, uint16_t head, uint8_t *buf,
 {
 	struct sim_queue *q = r->q;
 	struct sim_pkt *pkt = NULL;
+	uint32_t hdr_len = sim_net_hdr_len(r->sim);
 	uint64_t total;
 
 	*out = NULL;
 	if (sim_tx_gather(r, head, buf, &total) < 0)
 		return -1;
-	if (total > SIM_NET_HDR_LEN && total <= SIM_TX_BUF)
-		pkt = malloc(sizeof(*pkt) + total - SIM_NET_HDR_LEN);
+	if (total > hdr_len && total <= hdr_len + SIM_PKT_MAX)
+		pkt = malloc(sizeof(*pkt) + total - hdr_len);
 	if (pkt == NULL) {
 		/* No frame, too big, or no memory. */
 		__atomic_fetch_add(&q->stats.drops, 1, __ATOMIC_RELAXED);
 	} else {
 		pkt->next = NULL;
-		pkt->len = total - SIM_NET_HDR_LEN;
-		memcpy(pkt->data, buf + SIM_NET_HDR_LEN, pkt->len);
+		pkt->len = total - hdr_len;
+		memcpy(pkt->data, buf + hdr_len, pkt->len);
 		q->stats.packets++;
 		q->stats.bytes += pkt->len;
 		*out = pkt;
@@ -372,7 +343,7 @@ sim_used_publish(struct sim_round *r)
  * when, with EVENT_IDX, the driver added chains while we published
  * avail_event (it may not kick for them).
  */
-static bool
+bool
 sim_round_finish(struct sim_round *r)
 {
 	uint16_t seen = r->avail_idx;
@@ -503,8 +474,8 @@ static int
 sim_rx_put(struct ifcvf_sim *sim, uint64_t iova, const struct sim_rx_src *src,
 	   uint32_t off, uint32_t n)
 {
-	if (off < SIM_NET_HDR_LEN) {
-		uint32_t k = RTE_MIN(n, SIM_NET_HDR_LEN - off);
+	if (off < src->hdr_len) {
+		uint32_t k = RTE_MIN(n, src->hdr_len - off);
 
 		if (sim_dma_write(sim, iova, (const uint8_t *)&src->hdr + off,
 				  k) != 0)
@@ -515,8 +486,7 @@ sim_rx_put(struct ifcvf_sim *sim, uint64_t iova, const struct sim_rx_src *src,
 	}
 	if (n == 0)
 		return 0;
-	return sim_dma_write(sim, iova, src->pkt->data + off - SIM_NET_HDR_LEN,
-			     n);
+	return sim_dma_write(sim, iova, src->pkt->data + off - src->hdr_len, n);
 }
 
 /*
@@ -553,13 +523,15 @@ sim_rx_chain(struct sim_round *r, uint16_t head, const struct sim_rx_src *src,
 }
 
 static void
-sim_rx_src_init(struct sim_rx_src *src, const struct sim_pkt *pkt,
-		uint16_t nr_bufs)
+sim_rx_src_init(struct sim_rx_src *src, const struct ifcvf_sim *sim,
+		const struct sim_pkt *pkt, uint16_t nr_bufs)
 {
 	memset(&src->hdr, 0, sizeof(src->hdr));
+	/* Legacy without MRG_RXBUF: no num_buffers field is written. */
 	src->hdr.num_buffers = rte_cpu_to_le_16(nr_bufs);
+	src->hdr_len = sim_net_hdr_len(sim);
 	src->pkt = pkt;
-	src->len = SIM_NET_HDR_LEN + pkt->len;
+	src->len = src->hdr_len + pkt->len;
 }
 
 static void
@@ -587,7 +559,7 @@ sim_rx_single(struct sim_round *r, const struct sim_pkt *pkt)
 	if (sim_avail_head(r, 0, &head) < 0 ||
 	    sim_rx_chain(r, head, NULL, 0, &room) < 0)
 		return -1;
-	sim_rx_src_init(&src, pkt, 1);
+	sim_rx_src_init(&src, r->sim, pkt, 1);
 	if (room < src.len) {
 		__atomic_fetch_add(&r->q->stats.drops, 1, __ATOMIC_RELAXED);
 	} else {
@@ -606,7 +578,8 @@ sim_rx_single(struct sim_round *r, const struct sim_pkt *pkt)
 static int
 sim_rx_merge(struct sim_round *r, const struct sim_pkt *pkt)
 {
-	uint32_t need = SIM_NET_HDR_LEN + pkt->len;
+	/* MRG_RXBUF: the 12-byte header, legacy or not. */
+	uint32_t need = sim_net_hdr_len(r->sim) + pkt->len;
 	uint32_t room = 0, off = 0, n;
 	struct sim_rx_src src;
 	uint16_t k, i, head;
@@ -625,7 +598,7 @@ sim_rx_merge(struct sim_round *r, const struct sim_pkt *pkt)
 			return -1;
 		room += RTE_MIN(n, UINT32_MAX - room);
 	}
-	sim_rx_src_init(&src, pkt, k);
+	sim_rx_src_init(&src, r->sim, pkt, k);
 	for (i = 0; i < k; i++) {
 		if (sim_avail_head(r, 0, &head) < 0 ||
 		    sim_rx_chain(r, head, &src, off, &n) < 0 ||
@@ -672,6 +645,22 @@ sim_backlog_pop(struct sim_backlog *b, struct sim_pkt **pkts, unsigned int n)
 	return left;
 }
 
+/*
+ * The net header's length, by the negotiated features: 12 bytes
+ * (virtio_net_hdr_mrg_rxbuf) with VERSION_1 or MRG_RXBUF, 10 (the legacy
+ * virtio_net_hdr, no num_buffers) without either. Both profiles: QEMU's
+ * virtio-net (virtio_net_set_mrg_rx_bufs()) uses the same rule whichever
+ * interface, legacy or modern, the features came through.
+ */
+uint32_t
+sim_net_hdr_len(const struct ifcvf_sim *sim)
+{
+	return (sim->drv_features & ((UINT64_C(1) << VIRTIO_F_VERSION_1) |
+				     (UINT64_C(1) << VIRTIO_NET_F_MRG_RXBUF))) ?
+	       sizeof(struct virtio_net_hdr_mrg_rxbuf) :
+	       sizeof(struct virtio_net_hdr);
+}
+
 static bool
 sim_rx_queue(struct ifcvf_sim *sim, uint16_t qid)
 {
@@ -709,18 +698,45 @@ sim_queue_ready(const struct sim_queue *q)
 	       (q->size & (q->size - 1)) == 0;
 }
 
+/*
+ * An IFCVF serves the queue pairs (blk: queues) below its LM block's MQ
+ * register only: one past it waits, whatever its registers say.
+ */
+static inline bool
+sim_pair_served(const struct ifcvf_sim *sim, uint16_t qid)
+{
+	if (sim->type == IFCVF_SIM_TYPE_BLK)
+		return !sim->has_lm || qid < sim->lm_mq;
+	return !sim->has_lm || qid / 2 < sim->lm_mq;
+}
+
+static bool
+sim_blk_process(struct ifcvf_sim *sim)
+{
+	bool more = false;
+	uint16_t qid;
+
+	for (qid = 0; qid < sim->nr_queues && sim_running(sim); qid++)
+		if (sim_queue_ready(&sim->q[qid]) && sim_pair_served(sim, qid))
+			more |= sim_blk_queue(sim, qid);
+	return more;
+}
+
 bool
 sim_dp_process(struct ifcvf_sim *sim)
 {
 	bool more = false;
 	uint16_t qid;
 
+	if (sim->type == IFCVF_SIM_TYPE_BLK)
+		return sim_blk_process(sim);
+
 	/* TX first, so that a looped frame can land in this same round. */
 	for (qid = 1; qid < sim->nr_queues && sim_running(sim); qid += 2)
-		if (sim_queue_ready(&sim->q[qid]))
+		if (sim_queue_ready(&sim->q[qid]) && sim_pair_served(sim, qid))
 			more |= sim_tx_queue(sim, qid);
 	for (qid = 0; qid < sim->nr_queues && sim_running(sim); qid += 2)
-		if (sim_queue_ready(&sim->q[qid]))
+		if (sim_queue_ready(&sim->q[qid]) && sim_pair_served(sim, qid))
 			more |= sim_rx_queue(sim, qid);
 	return more;
 }
@@ -740,9 +756,11 @@ sim_dp_backlog_init(struct ifcvf_sim *sim)
 	}
 }
 
-static void
+static uint32_t
 backlog_drop_all(struct sim_backlog *b)
 {
+	uint32_t n = b->count;
+
 	while (b->head != NULL) {
 		struct sim_pkt *next = b->head->next;
 
@@ -751,18 +769,21 @@ backlog_drop_all(struct sim_backlog *b)
 	}
 	b->tail = NULL;
 	b->count = 0;
+	return n;
 }
 
-void
+uint64_t
 sim_dp_backlog_flush(struct ifcvf_sim *sim)
 {
+	uint64_t n = 0;
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(sim->backlog); i++) {
 		pthread_mutex_lock(&sim->backlog[i].lock);
-		backlog_drop_all(&sim->backlog[i]);
+		n += backlog_drop_all(&sim->backlog[i]);
 		pthread_mutex_unlock(&sim->backlog[i].lock);
 	}
+	return n;
 }
 
 void

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The ifcvf-vdpa authors
+ */
+
+/*
+ * The driver's state through DPDK's telemetry (dpdk-telemetry.py):
+ *
+ *   /vdpa_ifcvf/list                 the VFs, by device name
+ *   /vdpa_ifcvf/info,<vf>            bus, profile, state, features, logging,
+ *                                    DMA windows, MSI-X routes
+ *   /vdpa_ifcvf/queue,<vf>,<qid>     one queue: enable, mode, ring state,
+ *                                    host notifier, counters
+ *
+ * Each answer is read under the VF's lock: a consistent snapshot.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+#include <rte_vdpa.h>
+
+#include "ifcvf_vdpa.h"
+
+static void
+list_one(struct ifcvf_internal *ifc, void *arg)
+{
+	rte_tel_data_add_array_string(arg, ifc->rte_dev->name);
+}
+
+static int
+tel_list(const char *cmd __rte_unused, const char *params __rte_unused,
+	 struct rte_tel_data *d)
+{
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	ifcvf_vdpa_foreach(list_one, d);
+	return 0;
+}
+
+/*
+ * The VF named by the first parameter, held until ifcvf_vdpa_put();
+ * @rest points past it.
+ */
+static struct ifcvf_internal *
+tel_find(const char *params, const char **rest)
+{
+	char name[RTE_DEV_NAME_MAX_LEN];
+	size_t len;
+
+	if (params == NULL)
+		return NULL;
+	len = strcspn(params, ",");
+	if (len == 0 || len >= sizeof(name))
+		return NULL;
+	memcpy(name, params, len);
+	name[len] = '\0';
+	if (rest != NULL)
+		*rest = params[len] == ',' ? params + len + 1 : NULL;
+	return ifcvf_vdpa_get(name);
+}
+
+static const char *
+logging_mode(const struct ifcvf_internal *ifc)
+{
+	if (!ifc->logging)
+		return "off";
+	return ifc->mediated ? "sw" : "hw";
+}
+
+static uint64_t
+dma_bytes(const struct ifcvf_internal *ifc)
+{
+	uint64_t n = ifc->lm_window.len;
+	unsigned int i;
+
+	for (i = 0; i < ifc->nr_windows; i++)
+		n += ifc->windows[i].len;
+	return n;
+}
+
+static void
+info_routes(struct rte_tel_data *d, const struct ifcvf_internal *ifc)
+{
+	struct rte_tel_data *routes = rte_tel_data_alloc();
+	uint16_t v;
+
+	if (routes == NULL)
+		return;
+	rte_tel_data_start_array(routes, RTE_TEL_INT_VAL);
+	for (v = 0; v < ifc->nr_irq_route; v++)
+		rte_tel_data_add_array_int(routes, ifc->irq_route[v]);
+	rte_tel_data_add_dict_container(d, "msix_routes", routes, 0);
+}
+
+static int
+tel_info(const char *cmd __rte_unused, const char *params,
+	 struct rte_tel_data *d)
+{
+	struct ifcvf_internal *ifc = tel_find(params, NULL);
+
+	if (ifc == NULL)
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&ifc->lock);
+	rte_tel_data_add_dict_string(d, "bus", ifc->bus->name);
+	rte_tel_data_add_dict_string(d, "profile",
+		ifc->hw.profile == IFCVF_PROFILE_IFCVF ? "ifcvf" : "virtio");
+	rte_tel_data_add_dict_int(d, "lm_block", ifc->hw.has_lm);
+	rte_tel_data_add_dict_int(d, "sw_live_migration", ifc->sw_lm);
+	rte_tel_data_add_dict_string(d, "state",
+				     ifc->configured ? "running" : "stopped");
+	rte_tel_data_add_dict_u64(d, "device_features", ifc->hw.dev_features);
+	rte_tel_data_add_dict_u64(d, "features", ifc->hw.features);
+	rte_tel_data_add_dict_int(d, "device_queues", ifc->hw.nr_vring);
+	rte_tel_data_add_dict_int(d, "queues", ifc->nr_vring);
+	rte_tel_data_add_dict_string(d, "logging", logging_mode(ifc));
+	rte_tel_data_add_dict_int(d, "shadow_rings", ifc->mediated);
+	rte_tel_data_add_dict_int(d, "dma_windows", ifc->nr_windows +
+				  (ifc->lm_window.len != 0));
+	rte_tel_data_add_dict_u64(d, "dma_bytes", dma_bytes(ifc));
+	info_routes(d, ifc);
+	rte_tel_data_add_dict_u64(d, "configures", ifc->nr_configures);
+	rte_tel_data_add_dict_u64(d, "closes", ifc->nr_closes);
+	rte_tel_data_add_dict_u64(d, "shadow_setups", ifc->nr_shadow_setups);
+	rte_tel_data_add_dict_u64(d, "hw_log_setups", ifc->nr_hw_log_setups);
+	pthread_mutex_unlock(&ifc->lock);
+	ifcvf_vdpa_put();
+	return 0;
+}
+
+static const char *
+queue_mode(const struct ifcvf_internal *ifc, const struct ifcvf_queue *q)
+{
+	if (q->parked)
+		return "parked";
+	if (!ifc->configured || !q->kick.armed)
+		return "stopped";
+	return q->sh.on ? "shadow" : "direct";
+}
+
+static void
+queue_info(struct rte_tel_data *d, const struct ifcvf_internal *ifc,
+	   const struct ifcvf_queue *q)
+{
+	const struct ifcvf_vring *vr = &ifc->hw.vring[q->qid];
+	unsigned int i;
+
+	rte_tel_data_add_dict_int(d, "enabled", vr->enable);
+	rte_tel_data_add_dict_string(d, "mode", queue_mode(ifc, q));
+	rte_tel_data_add_dict_int(d, "size", q->vring.size);
+	rte_tel_data_add_dict_int(d, "last_avail_idx", vr->last_avail_idx);
+	rte_tel_data_add_dict_int(d, "last_used_idx", vr->last_used_idx);
+	if (q->kick.armed)
+		rte_tel_data_add_dict_int(d, "used_idx",
+			__atomic_load_n(&q->vring.used->idx, __ATOMIC_ACQUIRE));
+	rte_tel_data_add_dict_int(d, "host_notifier", q->notifier);
+	for (i = 0; i < IFCVF_STAT_MAX; i++)
+		rte_tel_data_add_dict_u64(d, ifcvf_stat_names[i],
+			__atomic_load_n(&q->stats[i], __ATOMIC_RELAXED));
+}
+
+static int
+tel_queue(const char *cmd __rte_unused, const char *params,
+	  struct rte_tel_data *d)
+{
+	const char *rest = NULL;
+	struct ifcvf_internal *ifc = tel_find(params, &rest);
+	unsigned long qid;
+	char *end;
+
+	if (ifc == NULL)
+		return -EINVAL;
+	qid = rest != NULL ? strtoul(rest, &end, 10) : 0;
+	if (rest == NULL || *rest == '\0' || *end != '\0' ||
+	    qid >= ifc->hw.nr_vring) {
+		ifcvf_vdpa_put();
+		return -EINVAL;
+	}
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&ifc->lock);
+	queue_info(d, ifc, &ifc->q[qid]);
+	pthread_mutex_unlock(&ifc->lock);
+	ifcvf_vdpa_put();
+	return 0;
+}
+
+RTE_INIT(ifcvf_telemetry_init)
+{
+	rte_telemetry_register_cmd("/vdpa_ifcvf/list", tel_list,
+		"The driver's VFs. No parameters");
+	rte_telemetry_register_cmd("/vdpa_ifcvf/info", tel_info,
+		"A VF's state. Parameter: the VF's device name");
+	rte_telemetry_register_cmd("/vdpa_ifcvf/queue", tel_queue,
+		"A queue's state and counters. Parameters: VF name, queue index");
+}
