@@ -471,6 +471,48 @@ test_status_faults(void)
 	return 0;
 }
 
+/* A device that finishes what a register write started before the next. */
+static struct ifcvf_sim *fast_sim;
+static struct ifcvf_io_ops fast_ops;
+
+static void
+fast_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width, uint32_t val)
+{
+	ifcvf_sim_io_ops.write(ctx, bar, off, width, val);
+	ifcvf_sim_quiesce(fast_sim);
+}
+
+/*
+ * A ring the device finds malformed the moment it runs (queue 1's base a
+ * half ring ahead of avail->idx) stops that queue with NEEDS_RESET; the
+ * start itself succeeded, however fast the device is.
+ */
+static int
+test_start_malformed_ring(void)
+{
+	struct ifcvf_sim *sim = sim_new(IFCVF_SIM_PROFILE_IFCVF, 1);
+	struct ifcvf_sim_queue_info info;
+	struct ifcvf_io io;
+
+	CHECK(sim != NULL);
+	fast_sim = sim;
+	fast_ops = ifcvf_sim_io_ops;
+	fast_ops.write = fast_write;
+	ifcvf_sim_get_io(sim, &io);
+	io.ops = &fast_ops;
+	CHECK_EQ(ifcvf_hw_init(&hw, &io), 0);
+	fill_vrings(2, 256);
+	hw.vring[1].last_avail_idx = 0x8000;
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK(ifcvf_hw_get_status(&hw) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	CHECK_EQ(ifcvf_sim_queue_info(sim, 0, &info), 0);
+	CHECK(!info.broken);
+	CHECK_EQ(ifcvf_sim_queue_info(sim, 1, &info), 0);
+	CHECK(info.broken);
+	ifcvf_sim_destroy(sim);
+	return 0;
+}
+
 static int
 test_notify(void)
 {
@@ -548,6 +590,7 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_reset_timeout),
 	TEST_CASE(test_queue_enable_fault),
 	TEST_CASE(test_status_faults),
+	TEST_CASE(test_start_malformed_ring),
 	TEST_CASE(test_notify),
 	TEST_CASE(test_net_config),
 	TEST_CASE(test_bad_sim_params),
