@@ -724,6 +724,11 @@ def check_running_vf(env, dev, qp):
           sim['dma_faults'] == 0 and sim['starts'] >= 1 and
           sim['reset_drops'] == 0,
           '%s: simulated IOMMU, starts or reset drops %s' % (dev, sim))
+    # virtio-user is a VERSION_1 frontend: the 12-byte header.
+    check(sim['driver_features'] == info['features'] and
+          sim['net_header'] == 12,
+          '%s: the device runs with %s, the driver negotiated %#x' %
+          (dev, sim, info['features']))
     return sim['starts']
 
 

@@ -140,7 +140,7 @@ report(struct vf *vfs, struct vdrv_flow *fl, double secs)
 		printf("  %s: dma faults %" PRIu64 ", status 0x%02x\n",
 		       ifcvf_sim_name(vfs[d].sim),
 		       ifcvf_sim_dma_faults(vfs[d].sim),
-		       ifcvf_sim_status(vfs[d].sim));
+		       ifcvf_sim_get_state(vfs[d].sim).status);
 	}
 }
 

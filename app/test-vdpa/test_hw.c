@@ -133,7 +133,7 @@ test_negotiate(void)
 	CHECK_EQ(ifcvf_hw_reset(&hw), 0);
 	CHECK_EQ(ifcvf_hw_negotiate(&hw, want), 0);
 	CHECK_EQ(hw.features, want & ~(1ULL << VIRTIO_F_RING_PACKED));
-	CHECK_EQ(ifcvf_sim_driver_features(sim), hw.features);
+	CHECK_EQ(ifcvf_sim_get_state(sim).driver_features, hw.features);
 	CHECK(ifcvf_hw_get_status(&hw) & VIRTIO_CONFIG_S_FEATURES_OK);
 
 	/* A legacy set (no VERSION_1) is written as it is, and accepted. */
@@ -142,7 +142,7 @@ test_negotiate(void)
 				    (1ULL << VIRTIO_F_ACCESS_PLATFORM)), 0);
 	CHECK_EQ(hw.features, (1ULL << VIRTIO_NET_F_MAC) |
 			      (1ULL << VIRTIO_F_ACCESS_PLATFORM));
-	CHECK_EQ(ifcvf_sim_driver_features(sim), hw.features);
+	CHECK_EQ(ifcvf_sim_get_state(sim).driver_features, hw.features);
 	CHECK(ifcvf_hw_get_status(&hw) & VIRTIO_CONFIG_S_FEATURES_OK);
 	ifcvf_sim_destroy(sim);
 	return 0;
@@ -187,7 +187,7 @@ test_negotiate_legacy_modern(void)
 
 	CHECK(sim != NULL);
 	CHECK(sim_features_ok(sim, (uint32_t)want, packed));
-	CHECK_EQ(ifcvf_sim_driver_features(sim), want);
+	CHECK_EQ(ifcvf_sim_get_state(sim).driver_features, want);
 	ifcvf_sim_destroy(sim);
 
 	/* The IFCVF profile refuses a bit it does not offer, legacy or not. */
@@ -239,13 +239,13 @@ start_and_check(enum ifcvf_sim_profile profile, uint16_t pairs)
 	CHECK(sim != NULL);
 	fill_vrings(2 * pairs, 256);
 	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
-	CHECK(ifcvf_sim_status(sim) & VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK(ifcvf_sim_get_state(sim).status & VIRTIO_CONFIG_S_DRIVER_OK);
 	CHECK_EQ(check_queues_programmed(sim, 2 * pairs), 0);
 	if (hw.has_lm)
 		CHECK_EQ(lm_reg(sim, IFCVF_LM_MQ_OFFSET), pairs);
 
 	CHECK_EQ(ifcvf_hw_stop(&hw, NULL), 0);
-	CHECK_EQ(ifcvf_sim_status(sim), 0);
+	CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	for (q = 0; q < 2 * pairs; q++) {
 		CHECK_EQ(ifcvf_sim_queue_info(sim, q, &info), 0);
 		CHECK(!info.enabled);
@@ -300,7 +300,7 @@ test_bad_queue_size(void)
 		hw.vring[1].size = sizes[i];
 		CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EINVAL);
 		/* A failed start leaves the device reset. */
-		CHECK_EQ(ifcvf_sim_status(sim), 0);
+		CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	}
 	ifcvf_sim_destroy(sim);
 	return 0;
@@ -443,7 +443,7 @@ test_queue_enable_fault(void)
 	fill_vrings(2, 256);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_QUEUE_ENABLE, true);
 	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
-	CHECK_EQ(ifcvf_sim_status(sim), 0);
+	CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_QUEUE_ENABLE, false);
 	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
 	ifcvf_sim_destroy(sim);

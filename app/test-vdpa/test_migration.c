@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -90,12 +91,6 @@ static const struct mode *mode;
 static struct vdpa_proc vdpa;
 static const char *const vdpa_args[] = { "--no-shconf", NULL };
 static char truth_path[192];
-
-static unsigned int
-log_wait(const char *needle, unsigned int count)
-{
-	return vdpa_proc_log_wait(&vdpa, needle, count, WAIT_MS);
-}
 
 /* A number of the VF's telemetry, the driver's or the simulator's. */
 static long
@@ -628,7 +623,6 @@ guest_open(struct vu_guest *g, uint64_t log_size)
 		.features = guest_features,
 		.timeout_ms = 10000,	/* a loaded machine */
 	};
-	char msg[128];
 
 	CHECK_EQ(vu_guest_connect(g, vdpa.sock, &p), 0);
 	/* What was asked for: VERSION_1 and MRG_RXBUF or not. */
@@ -644,10 +638,9 @@ guest_open(struct vu_guest *g, uint64_t log_size)
 	CHECK_EQ(vu_guest_start(g), 0);
 	CHECK_EQ(wait_configures(1), 1);
 	/* The VF runs with the legacy set and its header rule. */
-	snprintf(msg, sizeof(msg), "%s, net header %u bytes",
-		 (g->features & (1ULL << VIRTIO_F_VERSION_1)) ? "" :
-		 " (legacy)", vdrv_net_hdr_len(g->features));
-	CHECK(log_wait(msg, 1) >= 1);
+	CHECK_EQ(sim_info("driver_features") & (1ULL << VIRTIO_F_VERSION_1),
+		 (long)(g->features & (1ULL << VIRTIO_F_VERSION_1)));
+	CHECK_EQ(sim_info("net_header"), (long)vdrv_net_hdr_len(g->features));
 	CHECK_EQ(vu_guest_set_log(g, log_size), 0);
 	return 0;
 }
@@ -1070,28 +1063,215 @@ out:
 	return ret;
 }
 
+/* ---- Block devices ---- */
+
+#define BLK_SECTOR	512
+#define BLK_CAPACITY	2048		/* the sim's default: 1 MiB */
+#define BLK_IO_SECTORS	8
+#define BLK_IO		(BLK_IO_SECTORS * BLK_SECTOR)
+#define BLK_BATCH	64		/* requests in flight, of QUEUE_SIZE */
+
+static uint8_t blk_buf[BLK_IO];
+static uint8_t blk_got[BLK_IO];
+
+static int
+blk_guest_open(struct vu_guest *g)
+{
+	const struct vu_guest_params p = {
+		.nr_queues = 2,
+		.buf_cap = BLK_IO + 64,
+		.mem_len = GUEST_MEM_LEN,
+		.features = (1ULL << VIRTIO_F_VERSION_1) |
+			    (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+			    (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+			    (1ULL << VIRTIO_BLK_F_MQ) |
+			    (1ULL << VU_F_PROTOCOL_FEATURES),
+		.protocol = (1ULL << VU_PF_MQ) | (1ULL << VU_PF_LOG_SHMFD) |
+			    (1ULL << VU_PF_CONFIG),
+		.timeout_ms = 10000,	/* a loaded machine */
+	};
+
+	CHECK_EQ(vu_guest_connect(g, vdpa.sock, &p), 0);
+	CHECK(g->dev_features & (1ULL << VU_F_LOG_ALL));
+	CHECK(g->protocol & (1ULL << VU_PF_LOG_SHMFD));
+	CHECK_EQ(vu_guest_queues_init(g), 0);
+	CHECK_EQ(vu_guest_set_mem_table(g, g->nr_mem), 0);
+	CHECK_EQ(vu_guest_start(g), 0);
+	CHECK_EQ(vu_guest_sync(g), 0);
+	CHECK_EQ(vdpa_proc_wait_configures(&vdpa, 1, 2, WAIT_MS), 1);
+	CHECK_EQ(sim_info("net_header"), 0);
+	CHECK_EQ(vu_guest_set_log(g, 0), 0);
+	return 0;
+}
+
+/* The pages of the pieces of chain @id the device may write. */
+static void
+blk_pages_written(const struct vdrv_vq *vq, uint16_t id, struct pages *p)
+{
+	const struct vdrv_slot *s = &vq->slot[id];
+	uint64_t gpa, end;
+	uint16_t i;
+
+	for (i = 0; i < s->nr_seg; i++) {
+		if (!(s->seg[i].flags & VRING_DESC_F_WRITE) ||
+		    s->seg[i].len == 0)
+			continue;
+		gpa = s->buf_gpa + s->seg[i].off;
+		end = gpa + s->seg[i].len;
+		for (gpa &= ~(uint64_t)(VDRV_PAGE_SIZE - 1); gpa < end;
+		     gpa += VDRV_PAGE_SIZE)
+			if (!pages_has(p, gpa / VDRV_PAGE_SIZE))
+				pages_add(p, gpa / VDRV_PAGE_SIZE);
+	}
+}
+
+/*
+ * @n requests of @type on @qid from @sector on, BLK_IO bytes each, all in
+ * flight at once: writes of the pattern of @tag, or reads compared with
+ * it byte for byte, whose written pages (data, status) go into @reads.
+ */
+static int
+blk_batch(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
+	  uint16_t n, uint8_t tag, struct pages *reads)
+{
+	int64_t end = vdrv_now_ms() + WAIT_MS;
+	uint64_t sector_of[QUEUE_SIZE];
+	struct vdrv_vq *vq = &g->vq[qid];
+	struct vdrv_blk_done d;
+	uint16_t i, done = 0;
+	int id;
+
+	for (i = 0; i < n; i++) {
+		vdrv_blk_pattern(blk_buf, sector + i * BLK_IO_SECTORS, BLK_IO,
+				 tag);
+		id = vdrv_blk_post(vq, type, sector + i * BLK_IO_SECTORS,
+				   type == VIRTIO_BLK_T_OUT ? blk_buf : NULL,
+				   BLK_IO, NULL);
+		CHECK(id >= 0);
+		sector_of[id] = sector + i * BLK_IO_SECTORS;
+	}
+	while (done < n) {
+		CHECK(vdrv_now_ms() < end);
+		vu_guest_kick(g, qid);
+		usleep(1000);
+		while (vdrv_blk_reap(vq, &d, blk_got, BLK_IO) == 1) {
+			done++;
+			CHECK(d.intact);
+			CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+			if (type != VIRTIO_BLK_T_IN)
+				continue;
+			vdrv_blk_pattern(blk_buf, sector_of[d.id], BLK_IO, tag);
+			if (memcmp(blk_got, blk_buf, BLK_IO) != 0) {
+				fprintf(stderr, "sector %" PRIu64 ": data differs\n",
+					sector_of[d.id]);
+				return -1;
+			}
+			blk_pages_written(vq, d.id, reads);
+		}
+	}
+	return 0;
+}
+
+/*
+ * The whole disk written with @tag on queue @wq, read back on the other
+ * queue, a batch at a time. Every page a read wrote must be logged now.
+ */
+static int
+blk_pass(struct vu_guest *g, uint16_t wq, uint8_t tag, struct pages *reads)
+{
+	uint16_t rq = wq ^ 1;
+	uint64_t sector;
+	size_t i;
+
+	for (sector = 0; sector < BLK_CAPACITY;
+	     sector += BLK_BATCH * BLK_IO_SECTORS) {
+		CHECK_EQ(blk_batch(g, wq, VIRTIO_BLK_T_OUT, sector, BLK_BATCH,
+				   tag, NULL), 0);
+		CHECK_EQ(blk_batch(g, rq, VIRTIO_BLK_T_IN, sector, BLK_BATCH,
+				   tag, reads), 0);
+	}
+	for (i = 0; i < reads->n; i++)
+		if (!vu_guest_log_test(g, reads->pfn[i] * VDRV_PAGE_SIZE)) {
+			fprintf(stderr, "queue %u: page 0x%" PRIx64 " a read wrote is not logged\n",
+				rq, reads->pfn[i] * VDRV_PAGE_SIZE);
+			return -1;
+		}
+	printf("  queue %u: the disk read back, %zu pages written, all logged\n",
+	       rq, reads->n);
+	return 0;
+}
+
+/* Every page a read wrote is in the truth. */
+static int
+check_reads_true(const struct pages *reads, const struct pages *truth)
+{
+	size_t i;
+
+	for (i = 0; i < reads->n; i++)
+		if (!pages_has(truth, reads->pfn[i])) {
+			fprintf(stderr, "page 0x%" PRIx64 " a read wrote is not in the truth\n",
+				reads->pfn[i] * VDRV_PAGE_SIZE);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * A block guest under LOG_ALL: the disk written and read back on both
+ * queues, the rings wrapping, a pre-copy round between the passes; the
+ * close hands back the ring state the guest saw, and every page the
+ * device wrote (read data, status bytes, used rings) is in the log.
+ */
+static int
+case_blk_log(void)
+{
+	uint32_t bases[VU_GUEST_MAX_QUEUES];
+	struct pages truth = { 0 }, reads = { 0 };
+	struct vu_guest g;
+	int ret = -1;
+
+	if (blk_guest_open(&g) < 0 || log_all(&g, true) < 0 ||
+	    blk_pass(&g, 0, 1, &reads) < 0)
+		goto out;
+	log_round(&g);
+	reads.n = 0;
+	if (blk_pass(&g, 1, 2, &reads) < 0 ||
+	    stop_and_check_bases(&g, bases) < 0 || truth_read(&truth) < 0 ||
+	    check_log(&g, &truth) < 0 || check_reads_true(&reads, &truth) < 0 ||
+	    check_used_logged(&g) < 0)
+		goto out;
+	ret = check_closes(1);
+out:
+	free(reads.pfn);
+	free(truth.pfn);
+	vu_guest_fini(&g);
+	return ret;
+}
+
 /* ---- Runner ---- */
 
 struct mig_case {
 	const char *name;
 	int (*fn)(void);
 	uint64_t features;	/* the guest's; 0: GUEST_FEATURES */
+	bool blk;		/* a block VF, not a net one */
 };
 
 static const struct mig_case cases[] = {
-	{ "log_full", case_log_full, 0 },
-	{ "ring_state", case_ring_state, 0 },
-	{ "switch_midway", case_switch_midway, 0 },
-	{ "cancel", case_cancel, 0 },
-	{ "queue_toggle_logging", case_queue_toggle_logging, 0 },
-	{ "mem_update_logging", case_mem_update_logging, 0 },
-	{ "log_offset", case_log_offset, 0 },
-	{ "log_exact", case_log_exact, 0 },
-	{ "log_rebase", case_log_rebase, 0 },
+	{ "log_full", case_log_full, 0, false },
+	{ "ring_state", case_ring_state, 0, false },
+	{ "switch_midway", case_switch_midway, 0, false },
+	{ "cancel", case_cancel, 0, false },
+	{ "queue_toggle_logging", case_queue_toggle_logging, 0, false },
+	{ "mem_update_logging", case_mem_update_logging, 0, false },
+	{ "log_offset", case_log_offset, 0, false },
+	{ "log_exact", case_log_exact, 0, false },
+	{ "log_rebase", case_log_rebase, 0, false },
 	/* Legacy guests: 10-byte headers, then 12 with MRG_RXBUF. */
-	{ "legacy_log_full", case_log_full, LEGACY_FEATURES },
-	{ "legacy_mrg_log_full", case_log_full, LEGACY_MRG_FEATURES },
-	{ "legacy_ring_state", case_ring_state, LEGACY_FEATURES },
+	{ "legacy_log_full", case_log_full, LEGACY_FEATURES, false },
+	{ "legacy_mrg_log_full", case_log_full, LEGACY_MRG_FEATURES, false },
+	{ "legacy_ring_state", case_ring_state, LEGACY_FEATURES, false },
+	{ "blk_log", case_blk_log, 0, true },
 };
 
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -1134,8 +1314,14 @@ run_case(const struct mig_case *c, const struct mode *m)
 	snprintf(what, sizeof(what), "migration/%s", name);
 	vdpa_proc_init(&vdpa, "test_mig", name);
 	snprintf(truth_path, sizeof(truth_path), "%s/truth", vdpa.dir);
-	snprintf(devargs, sizeof(devargs), "qp=%u,wire=loop,truth=%s,%s",
-		 NR_PAIRS, truth_path, m->devargs);
+	if (c->blk)
+		snprintf(devargs, sizeof(devargs),
+			 "type=blk,queues=2,truth=%s,%s", truth_path,
+			 m->devargs);
+	else
+		snprintf(devargs, sizeof(devargs),
+			 "qp=%u,wire=loop,truth=%s,%s", NR_PAIRS, truth_path,
+			 m->devargs);
 	the_case = c;
 	return vdpa_proc_run(&vdpa, devargs, case_run, what);
 }

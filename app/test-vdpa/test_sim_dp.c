@@ -361,17 +361,17 @@ reset_drops_body(struct fx *f)
 		       WAIT_MS));
 	CHECK_EQ(fl.rcvd, 0);
 	CHECK_EQ(qstats(f->sim, vdrv_txq(0)).packets, HELD_FRAMES);
-	CHECK_EQ(ifcvf_sim_reset_drops(f->sim), 0);
+	CHECK_EQ(ifcvf_sim_get_state(f->sim).reset_drops, 0);
 
 	CHECK_EQ(vdrv_dev_restart(&f->dev), 0);
-	CHECK_EQ(ifcvf_sim_reset_drops(f->sim), HELD_FRAMES);
+	CHECK_EQ(ifcvf_sim_get_state(f->sim).reset_drops, HELD_FRAMES);
 	fl.total = HELD_FRAMES + 100;
 	CHECK_EQ(run_flows(&fl, 1), 0);
 	CHECK_EQ(fl.rcvd, 100);
 	CHECK_EQ(fl.lost, HELD_FRAMES);
 	/* Nothing was waiting at this reset. */
 	CHECK_EQ(vdrv_dev_restart(&f->dev), 0);
-	CHECK_EQ(ifcvf_sim_reset_drops(f->sim), HELD_FRAMES);
+	CHECK_EQ(ifcvf_sim_get_state(f->sim).reset_drops, HELD_FRAMES);
 	CHECK_EQ(qstats(f->sim, vdrv_rxq(0)).drops, 0);
 	return 0;
 }
@@ -630,7 +630,7 @@ static int
 expect_broken(struct fx *f, uint16_t qid)
 {
 	CHECK(WAIT_FOR(qinfo(f->sim, qid).broken, WAIT_MS));
-	CHECK(ifcvf_sim_status(f->sim) & STATUS_NEEDS_RESET);
+	CHECK(ifcvf_sim_get_state(f->sim).status & STATUS_NEEDS_RESET);
 	CHECK(ifcvf_hw_get_status(&f->dev.hw) & STATUS_NEEDS_RESET);
 	/* The config interrupt tells the driver. */
 	CHECK(WAIT_FOR(vdrv_dev_irqs(&f->dev, f->dev.config_vector) > 0,
@@ -645,7 +645,7 @@ expect_recovers(struct fx *f)
 	struct vdrv_flow fl;
 
 	CHECK_EQ(vdrv_dev_restart(&f->dev), 0);
-	CHECK(!(ifcvf_sim_status(f->sim) & STATUS_NEEDS_RESET));
+	CHECK(!(ifcvf_sim_get_state(f->sim).status & STATUS_NEEDS_RESET));
 	CHECK(!qinfo(f->sim, vdrv_txq(0)).broken);
 	vdrv_flow_init(&fl, &f->dev, 0, &f->dev, 0, 6, 50);
 	CHECK_EQ(run_flows(&fl, 1), 0);
@@ -1044,7 +1044,7 @@ blk_refused_body(struct fx *f)
 	CHECK(memcmp(blk_got, zero, BLK_SECTOR) == 0);
 	CHECK_EQ(qstats(f->sim, 0).errors + qstats(f->sim, 1).errors, 8);
 	/* Both queues still serve. */
-	CHECK(!(ifcvf_sim_status(f->sim) & STATUS_NEEDS_RESET));
+	CHECK(!(ifcvf_sim_get_state(f->sim).status & STATUS_NEEDS_RESET));
 	CHECK_EQ(blk_write(f, 0, 8, blk_buf, 1024, NULL, VIRTIO_BLK_S_OK), 0);
 	CHECK_EQ(blk_read(f, 1, 8, 1024, NULL, VIRTIO_BLK_S_OK), 0);
 	CHECK(memcmp(blk_got, blk_buf, 1024) == 0);
@@ -1098,7 +1098,7 @@ blk_malformed_body(struct fx *f, enum blk_malformed kind)
 	head = vdrv_blk_post(vq, type, 0, blk_buf, BLK_SECTOR, &o);
 	CHECK(head >= 0);
 	vdrv_dev_kick(&f->dev, 0);
-	CHECK(WAIT_FOR(ifcvf_sim_status(f->sim) & STATUS_NEEDS_RESET,
+	CHECK(WAIT_FOR(ifcvf_sim_get_state(f->sim).status & STATUS_NEEDS_RESET,
 		       WAIT_MS));
 	rte_log_set_level_pattern("pmd.vdpa.ifcvf_sim", RTE_LOG_NOTICE);
 	CHECK(qinfo(f->sim, 0).broken);

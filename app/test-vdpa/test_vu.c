@@ -1201,22 +1201,6 @@ static const struct vu_guest_params blk_params = {
 static uint8_t blk_buf[BLK_IO_MAX];
 static uint8_t blk_got[BLK_IO_MAX];
 
-/* Kick queue @qid until a completion is there (bounded). */
-static int
-blk_wait(struct vu_guest *g, uint16_t qid)
-{
-	int64_t deadline = vdrv_now_ms() + WAIT_MS;
-
-	do {
-		vu_guest_kick(g, qid);
-		if (vdrv_vq_pending(&g->vq[qid]) > 0)
-			return 0;
-		usleep(1000);
-	} while (vdrv_now_ms() < deadline);
-	fprintf(stderr, "queue %u: no completion\n", qid);
-	return -1;
-}
-
 /* One request on @qid; its status, and @len data bytes into @out. */
 static int
 blk_do(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
@@ -1225,11 +1209,8 @@ blk_do(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
 {
 	struct vdrv_blk_done d;
 
-	CHECK(vdrv_blk_post(&g->vq[qid], type, sector, data, len, o) >= 0);
-	CHECK_EQ(blk_wait(g, qid), 0);
-	CHECK_EQ(vdrv_blk_reap(&g->vq[qid], &d, out, out != NULL ? len : 0),
-		 1);
-	CHECK(d.intact);
+	CHECK_EQ(vu_guest_blk_do(g, qid, type, sector, data, len, o, out, &d,
+				 WAIT_MS), 0);
 	*status = d.status;
 	return 0;
 }
@@ -1593,7 +1574,7 @@ case_blk_drain_timeout(void)
 	if (vu_guest_reconnect(&g, vdpa.sock, bases) < 0)
 		goto out;
 	for (i = 0; i < 4; i++)
-		if (blk_wait(&g, 0) < 0 ||
+		if (vu_guest_wait_used(&g, 0, WAIT_MS) < 0 ||
 		    vdrv_blk_reap(&g.vq[0], &d, NULL, 0) != 1 ||
 		    d.status != VIRTIO_BLK_S_OK)
 			goto out;

@@ -492,6 +492,41 @@ vu_guest_kick(struct vu_guest *g, uint16_t qid)
 		g->kicks[qid]++;
 }
 
+int
+vu_guest_wait_used(struct vu_guest *g, uint16_t qid, int timeout_ms)
+{
+	int64_t deadline = vdrv_now_ms() + timeout_ms;
+
+	do {
+		vu_guest_kick(g, qid);
+		if (vdrv_vq_pending(&g->vq[qid]) > 0)
+			return 0;
+		usleep(1000);
+	} while (vdrv_now_ms() < deadline);
+	fprintf(stderr, "vu_guest: queue %u: nothing completed in %d ms\n",
+		qid, timeout_ms);
+	return -1;
+}
+
+int
+vu_guest_blk_do(struct vu_guest *g, uint16_t qid, uint32_t type,
+		uint64_t sector, const void *data, uint32_t len,
+		const struct vdrv_blk_opts *o, void *out,
+		struct vdrv_blk_done *done, int timeout_ms)
+{
+	if (report("blk request", vdrv_blk_post(&g->vq[qid], type, sector,
+						data, len, o)) < 0 ||
+	    vu_guest_wait_used(g, qid, timeout_ms) < 0)
+		return -1;
+	if (vdrv_blk_reap(&g->vq[qid], done, out, out != NULL ? len : 0) != 1 ||
+	    !done->intact) {
+		fprintf(stderr, "vu_guest: queue %u: blk request came back mangled\n",
+			qid);
+		return -1;
+	}
+	return 0;
+}
+
 void
 vu_guest_poll_irqs(struct vu_guest *g)
 {

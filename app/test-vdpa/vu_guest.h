@@ -180,6 +180,22 @@ void vu_guest_poll_irqs(struct vu_guest *g);
 void vu_guest_wait_irq(struct vu_guest *g, int ms);
 
 /*
+ * Kick queue @qid until the device has completed a chain on it, at most
+ * @timeout_ms. 0, or -1 when nothing came back.
+ */
+int vu_guest_wait_used(struct vu_guest *g, uint16_t qid, int timeout_ms);
+/*
+ * One virtio-blk request on @qid (vdrv_blk_post()'s arguments), waited for
+ * as vu_guest_wait_used() does: its completion into *@done and, with
+ * @out, its @len data bytes. 0, or -1 when it could not be posted, did not
+ * complete or came back with its buffers mangled.
+ */
+int vu_guest_blk_do(struct vu_guest *g, uint16_t qid, uint32_t type,
+		    uint64_t sector, const void *data, uint32_t len,
+		    const struct vdrv_blk_opts *o, void *out,
+		    struct vdrv_blk_done *done, int timeout_ms);
+
+/*
  * ---- Traffic: test frames from a TX queue to an RX queue ----
  * A vdrv_flow between two guests' queue pairs (tx_mem for frames laid out
  * in another region); step it with vdrv_flow_step() and the like.

@@ -467,6 +467,24 @@ sim_remove(struct rte_vdev_device *dev)
 	return 0;
 }
 
+static void
+sim_tel_vf_info(struct rte_tel_data *d, struct ifcvf_sim *sim)
+{
+	struct ifcvf_sim_state st = ifcvf_sim_get_state(sim);
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_int(d, "iommu_mappings",
+				  ifcvf_sim_dma_map_count(sim));
+	rte_tel_data_add_dict_u64(d, "dma_faults", ifcvf_sim_dma_faults(sim));
+	rte_tel_data_add_dict_u64(d, "pages_written",
+				  ifcvf_sim_truth_pages(sim, NULL, 0));
+	rte_tel_data_add_dict_int(d, "status", st.status);
+	rte_tel_data_add_dict_u64(d, "driver_features", st.driver_features);
+	rte_tel_data_add_dict_int(d, "net_header", st.net_hdr_len);
+	rte_tel_data_add_dict_u64(d, "starts", st.starts);
+	rte_tel_data_add_dict_u64(d, "reset_drops", st.reset_drops);
+}
+
 /*
  * /vdpa_ifcvf_sim/info,<vf>: what the simulated device knows and a real
  * one would not tell: its IOMMU's mappings, the DMA it refused, the pages
@@ -482,21 +500,8 @@ sim_tel_info(const char *cmd __rte_unused, const char *params,
 		return -EINVAL;
 	pthread_mutex_lock(&sim_vfs_lock);
 	vf = find_vf(params);
-	if (vf != NULL) {
-		rte_tel_data_start_dict(d);
-		rte_tel_data_add_dict_int(d, "iommu_mappings",
-					  ifcvf_sim_dma_map_count(vf->sim));
-		rte_tel_data_add_dict_u64(d, "dma_faults",
-					  ifcvf_sim_dma_faults(vf->sim));
-		rte_tel_data_add_dict_u64(d, "pages_written",
-					  ifcvf_sim_truth_pages(vf->sim, NULL, 0));
-		rte_tel_data_add_dict_int(d, "status",
-					  ifcvf_sim_status(vf->sim));
-		rte_tel_data_add_dict_u64(d, "starts",
-					  ifcvf_sim_starts(vf->sim));
-		rte_tel_data_add_dict_u64(d, "reset_drops",
-					  ifcvf_sim_reset_drops(vf->sim));
-	}
+	if (vf != NULL)
+		sim_tel_vf_info(d, vf->sim);
 	pthread_mutex_unlock(&sim_vfs_lock);
 	return vf != NULL ? 0 : -EINVAL;
 }

@@ -790,8 +790,11 @@ resume_queues(struct ifcvf_internal *ifc, bool log)
 		ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
 		if (ret == 0)
 			ret = arm_queue(ifc, qid);
-		/* What the guest made available while the queue was off. */
-		if (ret == 0)
+		/*
+		 * What the guest made available while the queue was off (on
+		 * shadow rings, arm_queue synced and rang it).
+		 */
+		if (ret == 0 && !ifc->q[qid].sh.on)
 			ifcvf_hw_notify(&ifc->hw, qid);
 	}
 	return ret;

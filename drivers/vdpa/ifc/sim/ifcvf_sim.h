@@ -211,11 +211,17 @@ int ifcvf_sim_queue_stats(struct ifcvf_sim *sim, uint16_t qid,
  * nanoseconds, 0 if none yet. Lock-free, for the latency benchmarks.
  */
 uint64_t ifcvf_sim_doorbell_ns(struct ifcvf_sim *sim, uint16_t qid);
-uint8_t ifcvf_sim_status(struct ifcvf_sim *sim);
-/* Times the driver set DRIVER_OK (a start after each reset). */
-uint64_t ifcvf_sim_starts(struct ifcvf_sim *sim);
-/* Frames waiting for RX buffers that resets dropped, since creation. */
-uint64_t ifcvf_sim_reset_drops(struct ifcvf_sim *sim);
-uint64_t ifcvf_sim_driver_features(struct ifcvf_sim *sim);
+/* The device as one locked read sees it. */
+struct ifcvf_sim_state {
+	uint8_t status;			/* device_status as the driver reads it */
+	uint64_t driver_features;	/* what the driver accepted */
+	uint32_t net_hdr_len;		/* the RX header it writes; 0: blk */
+	uint64_t starts;		/* times the driver set DRIVER_OK */
+	uint64_t reset_drops;		/* frames awaiting RX buffers that
+					 * resets dropped, since creation
+					 */
+};
+
+struct ifcvf_sim_state ifcvf_sim_get_state(struct ifcvf_sim *sim);
 
 #endif /* IFCVF_SIM_H */

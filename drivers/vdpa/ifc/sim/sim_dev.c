@@ -1663,46 +1663,18 @@ ifcvf_sim_doorbell_ns(struct ifcvf_sim *sim, uint16_t qid)
 	return __atomic_load_n(&sim->q[qid].doorbell_ns, __ATOMIC_ACQUIRE);
 }
 
-uint8_t
-ifcvf_sim_status(struct ifcvf_sim *sim)
+struct ifcvf_sim_state
+ifcvf_sim_get_state(struct ifcvf_sim *sim)
 {
-	uint8_t st;
+	struct ifcvf_sim_state st;
 
 	pthread_mutex_lock(&sim->lock);
-	st = sim_status_get(sim);
+	st.status = sim_status_get(sim);
+	st.driver_features = sim->drv_features;
+	st.net_hdr_len = sim->type == IFCVF_SIM_TYPE_BLK ? 0 :
+			 sim_net_hdr_len(sim);
+	st.starts = sim->starts;
+	st.reset_drops = sim->reset_drops;
 	pthread_mutex_unlock(&sim->lock);
 	return st;
-}
-
-uint64_t
-ifcvf_sim_starts(struct ifcvf_sim *sim)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&sim->lock);
-	n = sim->starts;
-	pthread_mutex_unlock(&sim->lock);
-	return n;
-}
-
-uint64_t
-ifcvf_sim_reset_drops(struct ifcvf_sim *sim)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&sim->lock);
-	n = sim->reset_drops;
-	pthread_mutex_unlock(&sim->lock);
-	return n;
-}
-
-uint64_t
-ifcvf_sim_driver_features(struct ifcvf_sim *sim)
-{
-	uint64_t f;
-
-	pthread_mutex_lock(&sim->lock);
-	f = sim->drv_features;
-	pthread_mutex_unlock(&sim->lock);
-	return f;
 }
