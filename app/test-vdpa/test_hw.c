@@ -455,6 +455,7 @@ test_status_faults(void)
 {
 	static const enum ifcvf_sim_fault faults[] = {
 		IFCVF_SIM_FAULT_FAILED, IFCVF_SIM_FAULT_NEEDS_RESET,
+		IFCVF_SIM_FAULT_DRIVER_OK,
 	};
 	struct ifcvf_sim *sim = sim_new(IFCVF_SIM_PROFILE_VIRTIO, 1);
 	unsigned int i;
@@ -472,20 +473,20 @@ test_status_faults(void)
 }
 
 /* A device that finishes what a register write started before the next. */
-static struct ifcvf_sim *fast_sim;
 static struct ifcvf_io_ops fast_ops;
 
 static void
 fast_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width, uint32_t val)
 {
 	ifcvf_sim_io_ops.write(ctx, bar, off, width, val);
-	ifcvf_sim_quiesce(fast_sim);
+	ifcvf_sim_quiesce(ctx);
 }
 
 /*
  * A ring the device finds malformed the moment it runs (queue 1's base a
- * half ring ahead of avail->idx) stops that queue with NEEDS_RESET; the
- * start itself succeeded, however fast the device is.
+ * half ring ahead of avail->idx) stops the device with NEEDS_RESET; the
+ * start itself succeeded, however fast the device is, and the stop hands
+ * back the ring state the driver set.
  */
 static int
 test_start_malformed_ring(void)
@@ -495,7 +496,6 @@ test_start_malformed_ring(void)
 	struct ifcvf_io io;
 
 	CHECK(sim != NULL);
-	fast_sim = sim;
 	fast_ops = ifcvf_sim_io_ops;
 	fast_ops.write = fast_write;
 	ifcvf_sim_get_io(sim, &io);
@@ -509,6 +509,10 @@ test_start_malformed_ring(void)
 	CHECK(!info.broken);
 	CHECK_EQ(ifcvf_sim_queue_info(sim, 1, &info), 0);
 	CHECK(info.broken);
+	hw.vring[1].last_avail_idx = 0;
+	CHECK_EQ(ifcvf_hw_stop(&hw, NULL), 0);
+	CHECK_EQ(hw.vring[1].last_avail_idx, 0x8000);
+	CHECK_EQ(hw.vring[1].last_used_idx, 0);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }

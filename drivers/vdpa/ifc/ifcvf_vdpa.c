@@ -331,6 +331,21 @@ arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 }
 
 /*
+ * Enable queue @qid on the running device from hw.vring[] and arm it; its
+ * vector is routed and MQ set already.
+ */
+static int
+queue_run(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	int ret;
+
+	ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
+	if (ret == 0)
+		ret = arm_queue(ifc, qid);
+	return ret;
+}
+
+/*
  * The ring state of a stopped queue into hw.vring[]: an IFCVF saved it in
  * its ring-state registers; a plain virtio VF completes in order and has
  * nothing in flight once stopped, so its used ring tells.
@@ -787,9 +802,7 @@ resume_queues(struct ifcvf_internal *ifc, bool log)
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++) {
 		if (!ifc->hw.vring[qid].enable)
 			continue;
-		ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
-		if (ret == 0)
-			ret = arm_queue(ifc, qid);
+		ret = queue_run(ifc, qid);
 		/*
 		 * What the guest made available while the queue was off (on
 		 * shadow rings, arm_queue synced and rang it).
@@ -1098,10 +1111,8 @@ queue_program(struct ifcvf_internal *ifc, uint16_t qid)
 	ret = route_irqs(ifc);
 	if (ret == 0) {
 		ifcvf_hw_set_mq(&ifc->hw);
-		ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
+		ret = queue_run(ifc, qid);
 	}
-	if (ret == 0)
-		ret = arm_queue(ifc, qid);
 	return ret;
 }
 

@@ -462,6 +462,26 @@ check_status(struct ifcvf_hw *hw, const char *step)
 	return 0;
 }
 
+/*
+ * DRIVER_OK read back: a device that dropped it, failed or is gone (all
+ * ones) did not start. NEEDS_RESET is no failed start: a device that
+ * finds a malformed ring sets it as soon as it runs, before this read or
+ * after as its timing goes; it is the guest's ring, and the config
+ * interrupt reports it.
+ */
+static int
+check_started(struct ifcvf_hw *hw)
+{
+	uint8_t status = ifcvf_hw_get_status(hw);
+
+	if (status == 0xff || (status & VIRTIO_CONFIG_S_FAILED) ||
+	    !(status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		IFCVF_LOG(ERR, "device status 0x%x after DRIVER_OK", status);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* The name of feature bit @b for this device's type, NULL if unknown. */
 static const char *
 feature_name(const struct ifcvf_hw *hw, unsigned int b)
@@ -690,15 +710,11 @@ ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features)
 		ret = set_vector(hw, VIRTIO_PCI_COMMON_MSIX, hw->config_vector);
 	if (ret == 0)
 		ret = start_queues(hw);
-	/*
-	 * Not checked after DRIVER_OK: a device that finds a malformed ring
-	 * stops that queue with NEEDS_RESET as soon as it runs, and whether
-	 * that is before a read here is the device's timing. It is the
-	 * guest's ring, not a failed start: the config interrupt reports it.
-	 */
-	if (ret == 0)
+	if (ret == 0) {
 		add_status(hw, VIRTIO_CONFIG_S_DRIVER_OK);
-	else
+		ret = check_started(hw);
+	}
+	if (ret < 0)
 		ifcvf_hw_reset(hw);
 	return ret;
 }

@@ -113,6 +113,7 @@ enum ifcvf_sim_fault {
 	IFCVF_SIM_FAULT_DMA,		/* every DMA access faults */
 	IFCVF_SIM_FAULT_FAILED,		/* device_status reads FAILED */
 	IFCVF_SIM_FAULT_NEEDS_RESET,	/* device_status reads NEEDS_RESET */
+	IFCVF_SIM_FAULT_DRIVER_OK,	/* DRIVER_OK does not stick */
 	/*
 	 * blk: requests complete late. They are taken off the avail ring
 	 * (the ring-state register shows them in flight) and carried out
@@ -217,9 +218,8 @@ struct ifcvf_sim_state {
 	uint64_t driver_features;	/* what the driver accepted */
 	uint32_t net_hdr_len;		/* the RX header it writes; 0: blk */
 	uint64_t starts;		/* times the driver set DRIVER_OK */
-	uint64_t reset_drops;		/* frames awaiting RX buffers that
-					 * resets dropped, since creation
-					 */
+	/* Frames awaiting RX buffers that resets dropped, since creation. */
+	uint64_t reset_drops;
 };
 
 struct ifcvf_sim_state ifcvf_sim_get_state(struct ifcvf_sim *sim);

@@ -494,6 +494,8 @@ sim_status_write(struct ifcvf_sim *sim, uint8_t val)
 			sim->name, sim->drv_features);
 		val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
+	if (sim->fault[IFCVF_SIM_FAULT_DRIVER_OK])
+		val &= ~VIRTIO_CONFIG_S_DRIVER_OK;
 	/* NEEDS_RESET belongs to the device: only a reset clears it. */
 	sim->status = val | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
 	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
