@@ -30,8 +30,6 @@ EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
 PLUGIN = 'librte_vdpa_ifc.so'
 LOG_LEVEL = '--log-level=pmd.vdpa.ifcvf*:info'
-CLOSED_RE = re.compile(
-    r'IFCVF: \w+\(\): (\S+): closed, IOMMU holds (\d+) mappings')
 STAT_NAMES = ('completed_descriptors', 'kicks_relayed', 'interrupts_relayed',
               'used_entries_relayed')
 
@@ -282,9 +280,15 @@ class Env:
         self.wait_socks(len(devs))
 
     def wait_configured(self, dev, count=1, timeout=20):
-        self.vdpa.wait_log(r'%s: configured, \d+ queues' % re.escape(dev),
-                           timeout, count,
-                           '"%s: configured" #%d' % (dev, count))
+        """Until @dev was configured @count times and runs (telemetry)."""
+        def ready():
+            check(self.vdpa.alive(), 'dpdk-vdpa exited (%s) before %s was '
+                  'configured' % (self.vdpa.popen.returncode, dev))
+            info = vf_info(self, dev)
+            return info['configures'] >= count and info['state'] == 'running'
+        check(wait_until(ready, timeout, step=0.25),
+              '%s was not configured %d time(s) within %d s' % (
+                  dev, count, timeout))
 
     def start_testpmd(self, name, sock, queues, mode='macswap',
                       interactive=False):
@@ -330,14 +334,15 @@ class Env:
         return tp.stop('\n')
 
     def stop_vdpa(self, vdpa=None):
-        """Quit dpdk-vdpa cleanly and check it released every mapping."""
+        """Check every VF at rest holds no mapping but its DMA windows,
+        then quit dpdk-vdpa cleanly."""
         vdpa = vdpa or self.vdpa
+        for dev in telemetry(self, '/vdpa_ifcvf/list', vdpa.name,
+                             required=False) or []:
+            check_closes(self, dev, 0, vdpa.name)
         rc = vdpa.stop('quit\n' if vdpa.interactive else 'q\n')
         check(rc is not None, 'dpdk-vdpa did not quit within 15 s')
         check(rc == 0, 'dpdk-vdpa exited with %d' % rc)
-        leaks = [m for m in CLOSED_RE.findall(vdpa.text()) if m[1] != '0']
-        check(not leaks, 'a device closed with mappings left: %s' % (
-            ', '.join('%s holds %s' % m for m in leaks)))
 
 
 # -- helpers of the tests ----------------------------------------------------
@@ -347,9 +352,24 @@ def sim_pair(qp, extra=''):
             'vdpa_ifcvf_sim1,qp=%d%s' % (qp, extra)]
 
 
-def closes(vdpa, dev):
-    """The mapping counts of @dev's closes, in order."""
-    return [int(n) for d, n in CLOSED_RE.findall(vdpa.text()) if d == dev]
+def check_closes(env, dev, least, name='vdpa', timeout=10):
+    """@dev closed @least times or more, and at rest: the simulated IOMMU
+    holds the VF's DMA windows, none once it stopped. Its closes."""
+    seen = {}
+
+    def at_rest():
+        a, sim, b = telemetry_many(env, ['/vdpa_ifcvf/info,' + dev,
+                                         '/vdpa_ifcvf_sim/info,' + dev,
+                                         '/vdpa_ifcvf/info,' + dev], name)
+        seen.update(vf=b, sim=sim)
+        same = all(a[k] == b[k] for k in ('closes', 'configures', 'state'))
+        return (same and b['closes'] >= least and
+                sim['iommu_mappings'] == b['dma_windows'] and
+                (b['state'] == 'running' or sim['iommu_mappings'] == 0))
+    check(wait_until(at_rest, timeout, step=0.1),
+          '%s: not closed %d time(s) with no mapping left: %s' % (
+              dev, least, seen))
+    return seen['vf']['closes']
 
 
 def queue_lines(out):
@@ -383,7 +403,8 @@ def finish(env, tp):
     env.stop_vdpa()
 
 
-def traffic_test(env, qp, extra='', count=5000, **vdpa_kw):
+def traffic_test(env, qp, extra='', count=5000, more=None, **vdpa_kw):
+    """Traffic on @qp pairs, then @more(env) while dpdk-vdpa runs."""
     tp = wired_with_peer(env, qp, extra, **vdpa_kw)
     out = env.run_traffic('traffic', env.sock(0), qp, ['--count', count])
     lines = queue_lines(out)
@@ -394,9 +415,10 @@ def traffic_test(env, qp, extra='', count=5000, **vdpa_kw):
               'queue %d received %d of %d' % (q, v[1], count))
     print(''.join('  ' + ln + '\n' for ln in out.splitlines()
                   if ln.startswith(('queue ', 'round trips'))), end='')
+    check_closes(env, 'vdpa_ifcvf_sim0', 1)
+    if more:
+        more(env)
     finish(env, tp)
-    check(closes(env.vdpa, 'vdpa_ifcvf_sim0')[-1:] == [0],
-          'vdpa_ifcvf_sim0 did not close with 0 mappings')
 
 
 # -- the tests ---------------------------------------------------------------
@@ -418,9 +440,13 @@ def test_traffic_poll(env):
 
 
 def test_virtio_profile(env):
-    traffic_test(env, 1, ',profile=virtio')
-    check(env.vdpa.count(r'simulated virtio VF') == 2,
-          'the sims did not come up with the virtio profile')
+    def virtio_vfs(env):
+        for dev in ('vdpa_ifcvf_sim0', 'vdpa_ifcvf_sim1'):
+            info = vf_info(env, dev)
+            check(info['profile'] == 'virtio' and info['lm_block'] == 0,
+                  '%s did not come up with the virtio profile: %s' % (
+                      dev, info))
+    traffic_test(env, 1, ',profile=virtio', more=virtio_vfs)
 
 
 def test_reconnect_100(env, cycles=100):
@@ -436,19 +462,15 @@ def test_reconnect_100(env, cycles=100):
     now = proc_counts(pid)
     check(after, 'dpdk-vdpa had %d fds and %d threads before, %d and %d '
           'after %d reconnects' % (before + now + (cycles,)))
-    zero = closes(env.vdpa, 'vdpa_ifcvf_sim0')
-    check(len([n for n in zero if n == 0]) >= cycles,
-          'only %d closes of vdpa_ifcvf_sim0 with 0 mappings' % zero.count(0))
-    bad = [n for n in zero if n != 0]
-    check(not bad, 'closes with mappings left: %s' % bad)
-    print('  %d cycles, %d closes with 0 mappings; fds %d threads %d before '
-          'and after' % (cycles, len(zero), before[0], before[1]))
+    n = check_closes(env, 'vdpa_ifcvf_sim0', cycles)
+    print('  %d cycles, %d closes, no mapping left; fds %d threads %d before '
+          'and after' % (cycles, n, before[0], before[1]))
     finish(env, tp)
 
 
 def test_kill9(env):
     tp = wired_with_peer(env, 2)
-    n0 = len(closes(env.vdpa, 'vdpa_ifcvf_sim0'))
+    n0 = vf_info(env, 'vdpa_ifcvf_sim0')['closes']
     t = env.start_traffic('traffic_killed', env.sock(0), 2,
                           ['--count', 50000000])
     env.wait_configured('vdpa_ifcvf_sim0')
@@ -456,10 +478,7 @@ def test_kill9(env):
     check(t.alive(), 'vdpa_traffic ended before it was killed')
     t.popen.send_signal(signal.SIGKILL)
     t.wait_exit(10)
-    check(wait_until(lambda: len(closes(env.vdpa, 'vdpa_ifcvf_sim0')) > n0,
-                     10), 'no close of vdpa_ifcvf_sim0 after the kill')
-    last = closes(env.vdpa, 'vdpa_ifcvf_sim0')[-1]
-    check(last == 0, 'closed after the kill with %d mappings' % last)
+    check_closes(env, 'vdpa_ifcvf_sim0', n0 + 1)
     check(env.vdpa.alive(), 'dpdk-vdpa died with the frontend')
     env.run_traffic('traffic', env.sock(0), 2, ['--count', 5000])
     finish(env, tp)
@@ -521,20 +540,25 @@ def umount(mnt):
     subprocess.run(['umount', '-l', mnt], check=False)
 
 
-def test_hugepages_grow(env, extra='', loss=()):
+def test_hugepages_grow(env, extra='', loss=(), shadow=False):
+    """vdpa_traffic grows its memory: the new memory table reaches the
+    driver as a close and a new configuration (with @shadow, on shadow
+    rings)."""
     mnt = setup_hugepages(env, 160)
     tp = wired_with_peer(env, 2, extra)
     out = env.run_traffic('traffic', env.sock(0), 2,
                           ['--count', 20000, '--grow-mb', 64] + list(loss),
                           huge_dir=mnt)
     check('grew memory by 64 MiB: ok' in out, 'vdpa_traffic could not grow')
-    confs = env.vdpa.count(r'vdpa_ifcvf_sim0: configured')
-    check(confs > 1, 'vdpa_ifcvf_sim0 was configured %d times: no new '
-          'memory table reached the driver' % confs)
-    zero = closes(env.vdpa, 'vdpa_ifcvf_sim0')
-    check(zero and zero[-1] == 0 and all(n == 0 for n in zero),
-          'vdpa_ifcvf_sim0 closes left mappings: %s' % zero)
-    print('  configured %d times, closes %s' % (confs, zero))
+    n = check_closes(env, 'vdpa_ifcvf_sim0', 1)
+    info = vf_info(env, 'vdpa_ifcvf_sim0')
+    check(info['configures'] > 1, 'vdpa_ifcvf_sim0 was configured %d '
+          'times: no new memory table reached the driver' %
+          info['configures'])
+    check(not shadow or info['shadow_setups'] > 0,
+          'the VF was not put on shadow rings: %s' % info)
+    print('  configured %d times, %d closes, no mapping left, %d shadow-ring '
+          'set-ups' % (info['configures'], n, info['shadow_setups']))
     finish(env, tp)
 
 
@@ -545,9 +569,7 @@ def test_hugepages_grow_virtio(env):
     waiting in the VF (as a NIC's reset does): a bounded loss, one window
     of frames per queue at most."""
     test_hugepages_grow(env, ',profile=virtio',
-                        ['--max-loss', 128, '--timeout', 2])
-    check(env.vdpa.count(r'vdpa_ifcvf_sim0: queues on shadow rings') > 0,
-          'the virtio-profile VF was not put on shadow rings')
+                        ['--max-loss', 128, '--timeout', 2], shadow=True)
 
 
 BAD_DEVARGS = [
@@ -687,16 +709,31 @@ def test_stats_poll(env):
 
 # -- telemetry ---------------------------------------------------------------
 
-def telemetry(env, cmd, name='vdpa'):
-    """@cmd's answer, through DPDK's own client (dpdk-telemetry.py)."""
+def telemetry_many(env, cmds, name='vdpa', required=True):
+    """The answers to @cmds, through DPDK's own client (dpdk-telemetry.py)
+    on one connection to process @name; None without all of them unless
+    @required."""
     out = subprocess.run(['dpdk-telemetry.py', '-f', env.prefix(name)],
-                         input=cmd + '\n', capture_output=True, text=True,
-                         timeout=30).stdout
+                         input=''.join(c + '\n' for c in cmds),
+                         capture_output=True, text=True, timeout=30).stdout
     # The client prints the connection's greeting, then one JSON object
     # per command, each at the start of a line.
     objs = [json.loads(l) for l in out.splitlines() if l.startswith('{"/')]
-    check(objs, 'no telemetry answer to %s: %s' % (cmd, out[-300:]))
-    return objs[-1][cmd.split(',')[0]]
+    if len(objs) != len(cmds) or any(
+            o.get(c.split(',')[0]) is None for o, c in zip(objs, cmds)):
+        check(not required, 'no telemetry answer to %s: %s' % (
+            cmds, out[-300:]))
+        return None
+    return [o[c.split(',')[0]] for o, c in zip(objs, cmds)]
+
+
+def telemetry(env, cmd, name='vdpa', required=True):
+    answers = telemetry_many(env, [cmd], name, required)
+    return answers[0] if answers else None
+
+
+def vf_info(env, dev, name='vdpa'):
+    return telemetry(env, '/vdpa_ifcvf/info,' + dev, name)
 
 
 def check_running_vf(env, dev, qp):
