@@ -203,8 +203,14 @@ class Env:
     def path(self, *parts):
         return os.path.join(self.build, *parts)
 
+    def prefix_of(self, what):
+        """The EAL file prefix of process @what."""
+        return '%s%d-%s' % (self.tag, os.getpid(), what)
+
     def prefix(self, what):
-        p = '%s%d-%s' % (self.tag, os.getpid(), what)
+        """A new process's file prefix, its runtime folder removed at the
+        end."""
+        p = self.prefix_of(what)
         self.prefixes.append(p)
         return p
 
@@ -284,7 +290,7 @@ class Env:
         def ready():
             check(self.vdpa.alive(), 'dpdk-vdpa exited (%s) before %s was '
                   'configured' % (self.vdpa.popen.returncode, dev))
-            info = vf_info(self, dev)
+            info = vf_info(self, dev, self.vdpa.name)
             return info['configures'] >= count and info['state'] == 'running'
         check(wait_until(ready, timeout, step=0.25),
               '%s was not configured %d time(s) within %d s' % (
@@ -334,12 +340,12 @@ class Env:
         return tp.stop('\n')
 
     def stop_vdpa(self, vdpa=None):
-        """Check every VF at rest holds no mapping but its DMA windows,
-        then quit dpdk-vdpa cleanly."""
+        """With every frontend gone: check every VF stopped and left no
+        mapping, then quit dpdk-vdpa cleanly."""
         vdpa = vdpa or self.vdpa
         for dev in telemetry(self, '/vdpa_ifcvf/list', vdpa.name,
-                             required=False) or []:
-            check_closes(self, dev, 0, vdpa.name)
+                             required=vdpa.alive()) or []:
+            check_closes(self, dev, 0, vdpa.name, stopped=True)
         rc = vdpa.stop('quit\n' if vdpa.interactive else 'q\n')
         check(rc is not None, 'dpdk-vdpa did not quit within 15 s')
         check(rc == 0, 'dpdk-vdpa exited with %d' % rc)
@@ -352,24 +358,31 @@ def sim_pair(qp, extra=''):
             'vdpa_ifcvf_sim1,qp=%d%s' % (qp, extra)]
 
 
-def check_closes(env, dev, least, name='vdpa', timeout=10):
-    """@dev closed @least times or more, and at rest: the simulated IOMMU
-    holds the VF's DMA windows, none once it stopped. Its closes."""
+def check_closes(env, dev, least, name=None, stopped=False, timeout=10):
+    """@dev closed @least times or more (and stopped, with @stopped), and
+    at rest: a simulated VF's IOMMU holds the VF's DMA windows, none once
+    it stopped. The last view of the VF."""
     seen = {}
 
     def at_rest():
         a, sim, b = telemetry_many(env, ['/vdpa_ifcvf/info,' + dev,
                                          '/vdpa_ifcvf_sim/info,' + dev,
-                                         '/vdpa_ifcvf/info,' + dev], name)
+                                         '/vdpa_ifcvf/info,' + dev], name,
+                                   required=False)
         seen.update(vf=b, sim=sim)
-        same = all(a[k] == b[k] for k in ('closes', 'configures', 'state'))
-        return (same and b['closes'] >= least and
-                sim['iommu_mappings'] == b['dma_windows'] and
-                (b['state'] == 'running' or sim['iommu_mappings'] == 0))
+        if a is None or b is None or (sim is None and b['bus'] == 'sim'):
+            return False
+        same = all(a[k] == b[k] for k in ('closes', 'configures', 'state',
+                                           'dma_windows'))
+        rest = sim is None or (
+            sim['iommu_mappings'] == b['dma_windows'] and
+            (b['state'] == 'running' or sim['iommu_mappings'] == 0))
+        return (same and rest and b['closes'] >= least and
+                (not stopped or b['state'] == 'stopped'))
     check(wait_until(at_rest, timeout, step=0.1),
-          '%s: not closed %d time(s) with no mapping left: %s' % (
-              dev, least, seen))
-    return seen['vf']['closes']
+          '%s: not at rest (%d closes or more%s, no mapping left): %s' % (
+              dev, least, ', stopped' if stopped else '', seen))
+    return seen['vf']
 
 
 def queue_lines(out):
@@ -462,7 +475,7 @@ def test_reconnect_100(env, cycles=100):
     now = proc_counts(pid)
     check(after, 'dpdk-vdpa had %d fds and %d threads before, %d and %d '
           'after %d reconnects' % (before + now + (cycles,)))
-    n = check_closes(env, 'vdpa_ifcvf_sim0', cycles)
+    n = check_closes(env, 'vdpa_ifcvf_sim0', cycles)['closes']
     print('  %d cycles, %d closes, no mapping left; fds %d threads %d before '
           'and after' % (cycles, n, before[0], before[1]))
     finish(env, tp)
@@ -550,15 +563,15 @@ def test_hugepages_grow(env, extra='', loss=(), shadow=False):
                           ['--count', 20000, '--grow-mb', 64] + list(loss),
                           huge_dir=mnt)
     check('grew memory by 64 MiB: ok' in out, 'vdpa_traffic could not grow')
-    n = check_closes(env, 'vdpa_ifcvf_sim0', 1)
-    info = vf_info(env, 'vdpa_ifcvf_sim0')
+    info = check_closes(env, 'vdpa_ifcvf_sim0', 1)
     check(info['configures'] > 1, 'vdpa_ifcvf_sim0 was configured %d '
           'times: no new memory table reached the driver' %
           info['configures'])
     check(not shadow or info['shadow_setups'] > 0,
           'the VF was not put on shadow rings: %s' % info)
     print('  configured %d times, %d closes, no mapping left, %d shadow-ring '
-          'set-ups' % (info['configures'], n, info['shadow_setups']))
+          'set-ups' % (info['configures'], info['closes'],
+                       info['shadow_setups']))
     finish(env, tp)
 
 
@@ -709,30 +722,34 @@ def test_stats_poll(env):
 
 # -- telemetry ---------------------------------------------------------------
 
-def telemetry_many(env, cmds, name='vdpa', required=True):
+def telemetry_many(env, cmds, name=None, required=True):
     """The answers to @cmds, through DPDK's own client (dpdk-telemetry.py)
-    on one connection to process @name; None without all of them unless
-    @required."""
-    out = subprocess.run(['dpdk-telemetry.py', '-f', env.prefix(name)],
-                         input=''.join(c + '\n' for c in cmds),
-                         capture_output=True, text=True, timeout=30).stdout
+    on one connection to process @name (the first dpdk-vdpa's if None);
+    None for a command not answered, a failure if @required."""
+    name = name or (env.vdpa.name if env.vdpa else 'vdpa')
+    try:
+        out = subprocess.run(['dpdk-telemetry.py', '-f',
+                              env.prefix_of(name)],
+                             input=''.join(c + '\n' for c in cmds),
+                             capture_output=True, text=True,
+                             timeout=10).stdout
+    except subprocess.TimeoutExpired:
+        out = ''
     # The client prints the connection's greeting, then one JSON object
     # per command, each at the start of a line.
     objs = [json.loads(l) for l in out.splitlines() if l.startswith('{"/')]
-    if len(objs) != len(cmds) or any(
-            o.get(c.split(',')[0]) is None for o, c in zip(objs, cmds)):
-        check(not required, 'no telemetry answer to %s: %s' % (
-            cmds, out[-300:]))
-        return None
-    return [o[c.split(',')[0]] for o, c in zip(objs, cmds)]
+    answers = [o.get(c.split(',')[0]) for o, c in zip(objs, cmds)]
+    answers += [None] * (len(cmds) - len(answers))
+    check(not required or None not in answers,
+          'no telemetry answer to %s: %s' % (cmds, out[-300:]))
+    return answers
 
 
-def telemetry(env, cmd, name='vdpa', required=True):
-    answers = telemetry_many(env, [cmd], name, required)
-    return answers[0] if answers else None
+def telemetry(env, cmd, name=None, required=True):
+    return telemetry_many(env, [cmd], name, required)[0]
 
 
-def vf_info(env, dev, name='vdpa'):
+def vf_info(env, dev, name=None):
     return telemetry(env, '/vdpa_ifcvf/info,' + dev, name)
 
 

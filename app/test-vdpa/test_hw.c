@@ -465,6 +465,9 @@ test_status_faults(void)
 		fill_vrings(2, 256);
 		ifcvf_sim_set_fault(sim, faults[i], true);
 		CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+		/* Reset after the failure; DRIVER_OK was never taken. */
+		CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
+		CHECK_EQ(ifcvf_sim_get_state(sim).starts, 0);
 		ifcvf_sim_set_fault(sim, faults[i], false);
 	}
 	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
@@ -472,14 +475,60 @@ test_status_faults(void)
 	return 0;
 }
 
-/* A device that finishes what a register write started before the next. */
-static struct ifcvf_io_ops fast_ops;
+static struct ifcvf_io_ops hooked_ops;
 
+/* hw on @sim again, its register writes through @write. */
+static int
+hw_init_hooked(struct ifcvf_sim *sim,
+	       void (*write)(void *ctx, uint8_t bar, uint64_t off,
+			     uint8_t width, uint32_t val))
+{
+	struct ifcvf_io io;
+
+	hooked_ops = ifcvf_sim_io_ops;
+	hooked_ops.write = write;
+	ifcvf_sim_get_io(sim, &io);
+	io.ops = &hooked_ops;
+	return ifcvf_hw_init(&hw, &io);
+}
+
+/* A device that finishes what a register write started before the next. */
 static void
 fast_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width, uint32_t val)
 {
 	ifcvf_sim_io_ops.write(ctx, bar, off, width, val);
 	ifcvf_sim_quiesce(ctx);
+}
+
+/* A device that reads FAILED from the moment DRIVER_OK is written. */
+static void
+fail_at_driver_ok(void *ctx, uint8_t bar, uint64_t off, uint8_t width,
+		  uint32_t val)
+{
+	ifcvf_sim_io_ops.write(ctx, bar, off, width, val);
+	if (bar == hw.common.bar &&
+	    off == hw.common.off + VIRTIO_PCI_COMMON_STATUS &&
+	    (val & VIRTIO_CONFIG_S_DRIVER_OK))
+		ifcvf_sim_set_fault(ctx, IFCVF_SIM_FAULT_FAILED, true);
+}
+
+/* FAILED read back after DRIVER_OK: the start fails, the device is reset. */
+static int
+test_failed_at_driver_ok(void)
+{
+	struct ifcvf_sim *sim = sim_new(IFCVF_SIM_PROFILE_IFCVF, 1);
+
+	CHECK(sim != NULL);
+	CHECK_EQ(hw_init_hooked(sim, fail_at_driver_ok), 0);
+	fill_vrings(2, 256);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+	CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
+	CHECK_EQ(ifcvf_sim_get_state(sim).starts, 1);
+	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_FAILED, false);
+	CHECK_EQ(hw_init_hooked(sim, ifcvf_sim_io_ops.write), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	ifcvf_sim_destroy(sim);
+	return 0;
 }
 
 /*
@@ -493,14 +542,9 @@ test_start_malformed_ring(void)
 {
 	struct ifcvf_sim *sim = sim_new(IFCVF_SIM_PROFILE_IFCVF, 1);
 	struct ifcvf_sim_queue_info info;
-	struct ifcvf_io io;
 
 	CHECK(sim != NULL);
-	fast_ops = ifcvf_sim_io_ops;
-	fast_ops.write = fast_write;
-	ifcvf_sim_get_io(sim, &io);
-	io.ops = &fast_ops;
-	CHECK_EQ(ifcvf_hw_init(&hw, &io), 0);
+	CHECK_EQ(hw_init_hooked(sim, fast_write), 0);
 	fill_vrings(2, 256);
 	hw.vring[1].last_avail_idx = 0x8000;
 	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
@@ -594,6 +638,7 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_reset_timeout),
 	TEST_CASE(test_queue_enable_fault),
 	TEST_CASE(test_status_faults),
+	TEST_CASE(test_failed_at_driver_ok),
 	TEST_CASE(test_start_malformed_ring),
 	TEST_CASE(test_notify),
 	TEST_CASE(test_net_config),

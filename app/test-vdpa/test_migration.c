@@ -1107,6 +1107,8 @@ blk_guest_open(struct vu_guest *g)
 	CHECK_EQ(vu_guest_set_mem_table(g, g->nr_mem), 0);
 	CHECK_EQ(vu_guest_start(g), 0);
 	CHECK_EQ(vdpa_proc_wait_configures(&vdpa, 1, BLK_QUEUES, WAIT_MS), 1);
+	CHECK_EQ(sim_info("driver_features"), vf_info("features"));
+	CHECK_EQ(sim_info("net_header"), 0);
 	CHECK_EQ(vu_guest_set_log(g, 0), 0);
 	return 0;
 }
@@ -1135,11 +1137,12 @@ blk_pages_written(const struct vdrv_vq *vq, uint16_t id, struct pages *p)
 /*
  * @n requests of @type on @qid from @sector on, BLK_IO bytes each, all in
  * flight at once: writes of the pattern of @tag, or reads compared with
- * it byte for byte, whose written pages (data, status) go into @reads.
+ * it byte for byte. The pages the device wrote (a read's data, every
+ * status byte) go into @written.
  */
 static int
 blk_batch(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
-	  uint16_t n, uint8_t tag, struct pages *reads)
+	  uint16_t n, uint8_t tag, struct pages *written)
 {
 	int64_t end = vdrv_now_ms() + WAIT_MS;
 	uint64_t sector_of[QUEUE_SIZE];
@@ -1165,6 +1168,7 @@ blk_batch(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
 			done++;
 			CHECK(d.intact);
 			CHECK_EQ(d.status, VIRTIO_BLK_S_OK);
+			blk_pages_written(vq, d.id, written);
 			if (type != VIRTIO_BLK_T_IN)
 				continue;
 			vdrv_blk_pattern(blk_buf, sector_of[d.id], BLK_IO, tag);
@@ -1173,7 +1177,6 @@ blk_batch(struct vu_guest *g, uint16_t qid, uint32_t type, uint64_t sector,
 					sector_of[d.id]);
 				return -1;
 			}
-			blk_pages_written(vq, d.id, reads);
 		}
 		CHECK_EQ(ret, 0);
 	}
@@ -1201,11 +1204,11 @@ check_used_since(const struct vu_guest *g, uint16_t q, uint16_t from)
 
 /*
  * The whole disk written with @tag on queue @wq, read back on the other
- * queue, a batch at a time. Every page a read wrote, and every used entry
- * of both queues, must be logged now.
+ * queue, a batch at a time. Every page the device wrote into @written, and
+ * every used entry of both queues, must be logged now.
  */
 static int
-blk_pass(struct vu_guest *g, uint16_t wq, uint8_t tag, struct pages *reads)
+blk_pass(struct vu_guest *g, uint16_t wq, uint8_t tag, struct pages *written)
 {
 	uint16_t rq = wq ^ 1, used[BLK_QUEUES];
 	uint64_t sector;
@@ -1216,33 +1219,33 @@ blk_pass(struct vu_guest *g, uint16_t wq, uint8_t tag, struct pages *reads)
 	for (sector = 0; sector < BLK_CAPACITY;
 	     sector += BLK_BATCH * BLK_IO_SECTORS) {
 		CHECK_EQ(blk_batch(g, wq, VIRTIO_BLK_T_OUT, sector, BLK_BATCH,
-				   tag, NULL), 0);
+				   tag, written), 0);
 		CHECK_EQ(blk_batch(g, rq, VIRTIO_BLK_T_IN, sector, BLK_BATCH,
-				   tag, reads), 0);
+				   tag, written), 0);
 	}
-	for (i = 0; i < reads->n; i++)
-		if (!vu_guest_log_test(g, reads->pfn[i] * VDRV_PAGE_SIZE)) {
-			fprintf(stderr, "queue %u: page 0x%" PRIx64 " a read wrote is not logged\n",
-				rq, reads->pfn[i] * VDRV_PAGE_SIZE);
+	for (i = 0; i < written->n; i++)
+		if (!vu_guest_log_test(g, written->pfn[i] * VDRV_PAGE_SIZE)) {
+			fprintf(stderr, "page 0x%" PRIx64 " the device wrote is not logged\n",
+				written->pfn[i] * VDRV_PAGE_SIZE);
 			return -1;
 		}
 	for (i = 0; i < BLK_QUEUES; i++)
 		CHECK_EQ(check_used_since(g, i, used[i]), 0);
 	printf("  queue %u: the disk read back, %zu pages written, all logged, and the used entries\n",
-	       rq, reads->n);
+	       rq, written->n);
 	return 0;
 }
 
-/* Every page a read wrote is in the truth. */
+/* Every page the frontend saw the device write is in the truth. */
 static int
-check_reads_true(const struct pages *reads, const struct pages *truth)
+check_written_true(const struct pages *written, const struct pages *truth)
 {
 	size_t i;
 
-	for (i = 0; i < reads->n; i++)
-		if (!pages_has(truth, reads->pfn[i])) {
-			fprintf(stderr, "page 0x%" PRIx64 " a read wrote is not in the truth\n",
-				reads->pfn[i] * VDRV_PAGE_SIZE);
+	for (i = 0; i < written->n; i++)
+		if (!pages_has(truth, written->pfn[i])) {
+			fprintf(stderr, "page 0x%" PRIx64 " the device wrote is not in the truth\n",
+				written->pfn[i] * VDRV_PAGE_SIZE);
 			return -1;
 		}
 	return 0;
@@ -1259,22 +1262,23 @@ static int
 case_blk_log(void)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
-	struct pages truth = { 0 }, reads = { 0 };
+	struct pages truth = { 0 }, written = { 0 };
 	struct vu_guest g;
 	int ret = -1;
 
 	if (blk_guest_open(&g) < 0 || log_all(&g, true) < 0 ||
-	    blk_pass(&g, 0, 1, &reads) < 0)
+	    blk_pass(&g, 0, 1, &written) < 0)
 		goto out;
 	log_round(&g);
-	reads.n = 0;
-	if (blk_pass(&g, 1, 2, &reads) < 0 ||
+	written.n = 0;
+	if (blk_pass(&g, 1, 2, &written) < 0 ||
 	    stop_and_check_bases(&g, bases) < 0 || truth_read(&truth) < 0 ||
-	    check_log(&g, &truth) < 0 || check_reads_true(&reads, &truth) < 0)
+	    check_log(&g, &truth) < 0 ||
+	    check_written_true(&written, &truth) < 0)
 		goto out;
 	ret = check_closes(1);
 out:
-	free(reads.pfn);
+	free(written.pfn);
 	free(truth.pfn);
 	vu_guest_fini(&g);
 	return ret;
