@@ -634,6 +634,27 @@ ifcvf_lm_sync_avail(struct ifcvf_queue *q)
 	sync_avail(q);
 }
 
+bool
+ifcvf_lm_tick(struct ifcvf_internal *ifc)
+{
+	bool mediated = false;
+	struct ifcvf_queue *q;
+	uint16_t qid;
+
+	for (qid = 0; qid < ifc->hw.nr_vring; qid++) {
+		q = &ifc->q[qid];
+		if (!q->kick.armed || !q->sh.on)
+			continue;
+		mediated = true;
+		if (__atomic_load_n(&q->vring.avail->idx, __ATOMIC_ACQUIRE) ==
+		    q->sh.next_avail)
+			continue;
+		sync_avail(q);
+		ifcvf_hw_notify(&ifc->hw, qid);
+	}
+	return mediated;
+}
+
 static void
 relay_irq(struct ifcvf_relay_src *src)
 {

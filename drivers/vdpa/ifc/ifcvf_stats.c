@@ -82,7 +82,12 @@ stats_tick(struct ifcvf_relay_src *src)
 		bypass |= __atomic_load_n(&ifc->q[qid].notifier,
 					  __ATOMIC_RELAXED);
 	}
-	/* Kicks that bypass the relay cannot wake the timer: it runs on. */
+	/*
+	 * Kicks that bypass the relay cannot wake the timer, and a kick a
+	 * guest skipped on shadow rings needs it: it runs on.
+	 */
+	if (ifcvf_lm_tick(ifc))
+		bypass = true;
 	if (!moved && !bypass)
 		stats_tick_set(ifc, false);
 }

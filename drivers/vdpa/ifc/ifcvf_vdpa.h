@@ -295,6 +295,15 @@ void ifcvf_lm_disarm(struct ifcvf_internal *ifc, uint16_t qid);
 /* A kick on a shadow-ring queue: copy the guest's new avail entries. */
 void ifcvf_lm_sync_avail(struct ifcvf_queue *q);
 /*
+ * The relay's timer (every stats tick): what the guest made available on
+ * a shadow-ring queue without a kick the relay saw goes to the device.
+ * With EVENT_IDX a guest whose store of its avail index and load of
+ * avail_event are not ordered against the relay's (a TCG guest's are not
+ * fenced on the host) skips a kick it owed, and then every later one:
+ * the queue would wait forever. True while a queue is on shadow rings.
+ */
+bool ifcvf_lm_tick(struct ifcvf_internal *ifc);
+/*
  * What the relay does at a mediated queue's interrupt: copy the used
  * entries to the guest, logging them; returns how many (for bench_relay).
  */
