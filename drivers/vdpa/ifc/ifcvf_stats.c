@@ -72,23 +72,23 @@ stats_tick(struct ifcvf_relay_src *src)
 {
 	struct ifcvf_internal *ifc =
 		container_of(src, struct ifcvf_internal, stats_tick);
-	bool moved = false, bypass = false;
+	bool moved = false, keep = false;
 	uint16_t qid;
 
 	/* nr_vring is the control thread's: every queue, armed or not. */
 	for (qid = 0; qid < ifc->hw.nr_vring; qid++) {
 		if (ifc->q[qid].kick.armed)
 			moved |= ifcvf_stats_count(&ifc->q[qid]);
-		bypass |= __atomic_load_n(&ifc->q[qid].notifier,
-					  __ATOMIC_RELAXED);
+		keep |= __atomic_load_n(&ifc->q[qid].notifier,
+					__ATOMIC_RELAXED);
 	}
 	/*
 	 * Kicks that bypass the relay cannot wake the timer, and a kick a
 	 * guest skipped on shadow rings needs it: it runs on.
 	 */
 	if (ifcvf_lm_tick(ifc))
-		bypass = true;
-	if (!moved && !bypass)
+		keep = true;
+	if (!moved && !keep)
 		stats_tick_set(ifc, false);
 }
 
@@ -100,14 +100,12 @@ ifcvf_stats_tick_wake(struct ifcvf_internal *ifc)
 		stats_tick_set(ifc, true);
 }
 
-void
-ifcvf_stats_tick_start(struct ifcvf_internal *ifc)
+/* The timer set ticking, then armed (ifcvf_relay_add orders the two). */
+static void
+stats_tick_arm(struct ifcvf_internal *ifc)
 {
 	struct ifcvf_relay_src *src = &ifc->stats_tick;
 
-	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	src->handler = stats_tick;
-	/* Set up before the relay may see it (ifcvf_relay_add orders). */
 	if (src->fd >= 0)
 		stats_tick_set(ifc, true);
 	if (src->fd < 0 || ifcvf_relay_add(src) < 0) {
@@ -118,6 +116,25 @@ ifcvf_stats_tick_start(struct ifcvf_internal *ifc)
 		src->fd = -1;
 		ifc->stats_ticking = false;
 	}
+}
+
+void
+ifcvf_stats_tick_start(struct ifcvf_internal *ifc)
+{
+	struct ifcvf_relay_src *src = &ifc->stats_tick;
+
+	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	src->handler = stats_tick;
+	stats_tick_arm(ifc);
+}
+
+void
+ifcvf_stats_tick_rearm(struct ifcvf_internal *ifc)
+{
+	if (!ifc->stats_tick.armed)
+		return;
+	ifcvf_relay_del(&ifc->stats_tick);
+	stats_tick_arm(ifc);
 }
 
 void

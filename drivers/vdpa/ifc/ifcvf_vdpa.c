@@ -530,6 +530,8 @@ resume_device(struct ifcvf_internal *ifc, bool log)
 			ret = arm_queue(ifc, qid);
 	if (ret < 0)
 		resume_undo(ifc, paused, ran);
+	else if (ifc->mediated)
+		ifcvf_stats_tick_rearm(ifc);
 	return ret;
 }
 
@@ -810,6 +812,8 @@ resume_queues(struct ifcvf_internal *ifc, bool log)
 		if (ret == 0 && !ifc->q[qid].sh.on)
 			ifcvf_hw_notify(&ifc->hw, qid);
 	}
+	if (ret == 0 && ifc->mediated)
+		ifcvf_stats_tick_rearm(ifc);
 	return ret;
 }
 

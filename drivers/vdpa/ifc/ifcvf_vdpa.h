@@ -144,7 +144,9 @@ struct ifcvf_dma_window {
  *   and by telemetry, under lock. Of these the relay reads vid, hw.features, mem and the queues'
  *   kick, sh and vring (its callfd): the control side changes
  *   them only while no relay source that reads them is armed (disarm,
- *   change, arm). ifcvf_relay_add() takes the relay's run lock, which
+ *   change, arm); the stats timer, armed throughout, touches a queue's
+ *   sh and vring only once it found the queue's kick armed, under the
+ *   relay's run lock. ifcvf_relay_add() takes the relay's run lock, which
  *   orders the writes before the handler's first run; once
  *   ifcvf_relay_del() returns, no handler runs.
  * - The relay's: stats_ticking (cleared by the control side once the
@@ -235,6 +237,11 @@ bool ifcvf_stats_count(struct ifcvf_queue *q);
 void ifcvf_stats_tick_start(struct ifcvf_internal *ifc);
 void ifcvf_stats_tick_stop(struct ifcvf_internal *ifc);
 void ifcvf_stats_tick_wake(struct ifcvf_internal *ifc);
+/*
+ * Control side, queues armed on shadow rings: the timer ticks again (it
+ * may have stopped on a quiet VF), as ifcvf_lm_tick() needs.
+ */
+void ifcvf_stats_tick_rearm(struct ifcvf_internal *ifc);
 int ifcvf_stats_names(struct rte_vdpa_device *vdev,
 		      struct rte_vdpa_stat_name *names, unsigned int size);
 int ifcvf_stats_get(struct rte_vdpa_device *vdev, int qid,
@@ -298,9 +305,10 @@ void ifcvf_lm_sync_avail(struct ifcvf_queue *q);
  * The relay's timer (every stats tick): what the guest made available on
  * a shadow-ring queue without a kick the relay saw goes to the device.
  * With EVENT_IDX a guest whose store of its avail index and load of
- * avail_event are not ordered against the relay's (a TCG guest's are not
- * fenced on the host) skips a kick it owed, and then every later one:
- * the queue would wait forever. True while a queue is on shadow rings.
+ * avail_event are not ordered against the relay's (as a TCG guest's
+ * seemed not to be) skips a kick it owed, and then every later one: the
+ * queue would wait forever. True while an armed queue is on shadow
+ * rings: the timer keeps ticking.
  */
 bool ifcvf_lm_tick(struct ifcvf_internal *ifc);
 /*
