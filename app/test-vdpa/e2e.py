@@ -591,6 +591,8 @@ BAD_DEVARGS = [
     ('nosuchkey=1', ['unknown devarg "nosuchkey"', 'qp', 'profile',
                      'wire', 'mac', 'sw-live-migration', 'relay',
                      'relay-core']),
+    # A bare key: refused before any parser sees it.
+    ('truth', ['devarg "truth" needs a value', 'truth=...']),
     ('relay=busy', ['relay=busy', 'epoll', 'poll']),
     ('relay-core=nine', ['relay-core=nine', 'CPU']),
     ('relay-core=100000', ['relay-core=100000', 'CPU']),

@@ -10,11 +10,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -863,8 +865,8 @@ static uint8_t blk_buf[BLK_IO_MAX];
 static uint8_t blk_got[BLK_IO_MAX];
 
 static int
-fx_setup_blk(struct fx *f, const char *name, uint16_t queues,
-	     uint64_t features)
+fx_setup_blk_disk(struct fx *f, const char *name, uint16_t queues,
+		  uint64_t features, const char *disk_file)
 {
 	struct ifcvf_sim_params sp = {
 		.name = name,
@@ -873,6 +875,7 @@ fx_setup_blk(struct fx *f, const char *name, uint16_t queues,
 		.nr_queue_pairs = queues,
 		.capacity = BLK_CAPACITY,
 		.features = features,
+		.disk_file = disk_file,
 	};
 	struct vdrv_dev_params dp = {
 		.nr_pairs = queues,
@@ -880,6 +883,13 @@ fx_setup_blk(struct fx *f, const char *name, uint16_t queues,
 	};
 
 	return fx_setup_params(f, &sp, &dp);
+}
+
+static int
+fx_setup_blk(struct fx *f, const char *name, uint16_t queues,
+	     uint64_t features)
+{
+	return fx_setup_blk_disk(f, name, queues, features, NULL);
 }
 
 /* Post one request on @qid, kick, wait for it: its completion. */
@@ -927,6 +937,22 @@ blk_read(struct fx *f, uint16_t qid, uint64_t sector, uint32_t len,
 	CHECK(d.intact);
 	CHECK_EQ(d.status, status);
 	CHECK_EQ(d.len, status == VIRTIO_BLK_S_OK ? len + 1 : 1);
+	return 0;
+}
+
+/*
+ * A pattern (@seed) of @len bytes at @sector written on @w's queue @wq,
+ * then read back on @r's queue @rq: the same bytes.
+ */
+static int
+blk_pass(struct fx *w, uint16_t wq, struct fx *r, uint16_t rq,
+	 uint64_t sector, uint32_t len, unsigned int seed)
+{
+	vdrv_blk_pattern(blk_buf, sector, len, seed);
+	CHECK_EQ(blk_write(w, wq, sector, blk_buf, len, NULL,
+			   VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_read(r, rq, sector, len, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, len) == 0);
 	return 0;
 }
 
@@ -978,12 +1004,7 @@ blk_rw_body(struct fx *f)
 		sector += lens[i] / BLK_SECTOR;
 	}
 	/* The last sector of the disk. */
-	vdrv_blk_pattern(blk_buf, BLK_CAPACITY - 1, BLK_SECTOR, 2);
-	CHECK_EQ(blk_write(f, 1, BLK_CAPACITY - 1, blk_buf, BLK_SECTOR, NULL,
-			   VIRTIO_BLK_S_OK), 0);
-	CHECK_EQ(blk_read(f, 0, BLK_CAPACITY - 1, BLK_SECTOR, NULL,
-			  VIRTIO_BLK_S_OK), 0);
-	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
+	CHECK_EQ(blk_pass(f, 1, f, 0, BLK_CAPACITY - 1, BLK_SECTOR, 2), 0);
 
 	CHECK_EQ(blk_do(f, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, &d, NULL),
 		 0);
@@ -1255,6 +1276,92 @@ blk_resize_body(struct fx *f)
 	return 0;
 }
 
+/* The disk file after @f's device wrote @len bytes at @sector. */
+static int
+blk_file_holds(const char *path, uint64_t sector, const void *data,
+	       uint32_t len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	n = fstat(fd, &st) == 0 ? pread(fd, blk_got, len,
+					 (off_t)(sector * BLK_SECTOR)) : -1;
+	close(fd);
+	CHECK_EQ(st.st_size, (off_t)(BLK_CAPACITY * BLK_SECTOR));
+	CHECK_EQ(n, (ssize_t)len);
+	CHECK(memcmp(blk_got, data, len) == 0);
+	return 0;
+}
+
+/*
+ * disk=<file>: two devices on one file see each other's writes, and the
+ * file keeps them after both are gone (a migration's shared storage).
+ * The file grows to the capacity; a longer one, a disk file on a net
+ * device and a resize are refused.
+ */
+static int
+blk_disk_file_body(struct fx *a, struct fx *b, const char *path)
+{
+	struct ifcvf_sim_params sp = {
+		.name = "blkfile_short",
+		.profile = IFCVF_SIM_PROFILE_IFCVF,
+		.type = IFCVF_SIM_TYPE_BLK,
+		.nr_queue_pairs = 1,
+		.capacity = BLK_CAPACITY / 2,
+		.disk_file = path,
+	};
+
+	CHECK_EQ(fx_setup_blk_disk(a, "blkfile_a", 1, 0, path), 0);
+	vdrv_blk_pattern(blk_buf, 7, 4 * BLK_SECTOR, 3);
+	CHECK_EQ(blk_write(a, 0, 7, blk_buf, 4 * BLK_SECTOR, NULL,
+			   VIRTIO_BLK_S_OK), 0);
+	CHECK_EQ(blk_file_holds(path, 7, blk_buf, 4 * BLK_SECTOR), 0);
+	CHECK_EQ(ifcvf_sim_blk_resize(a->sim, 2 * BLK_CAPACITY), -ENOTSUP);
+	/* B, on the same file while A lives, reads A's sectors... */
+	CHECK_EQ(fx_setup_blk_disk(b, "blkfile_b", 1, 0, path), 0);
+	CHECK_EQ(blk_read(b, 0, 7, 4 * BLK_SECTOR, NULL, VIRTIO_BLK_S_OK), 0);
+	CHECK(memcmp(blk_got, blk_buf, 4 * BLK_SECTOR) == 0);
+	/* ...and A reads B's write. */
+	CHECK_EQ(blk_pass(b, 0, a, 0, BLK_CAPACITY - 1, BLK_SECTOR, 4), 0);
+	fx_teardown(a);
+	fx_teardown(b);
+	/* Both gone: the file holds the last write. */
+	CHECK_EQ(blk_file_holds(path, BLK_CAPACITY - 1, blk_buf, BLK_SECTOR),
+		 0);
+	/* A file longer than the capacity is not cut. */
+	errno = 0;
+	CHECK(ifcvf_sim_create(&sp) == NULL && errno == EINVAL);
+	CHECK_EQ(blk_file_holds(path, BLK_CAPACITY - 1, blk_buf, BLK_SECTOR),
+		 0);
+	sp.name = "netfile";
+	sp.type = IFCVF_SIM_TYPE_NET;
+	sp.capacity = 0;
+	errno = 0;
+	CHECK(ifcvf_sim_create(&sp) == NULL && errno == EINVAL);
+	return 0;
+}
+
+static int
+test_blk_disk_file(void)
+{
+	char path[] = "/tmp/ifcvf-sim-disk-XXXXXX";
+	struct fx a, b;
+	int fd = mkstemp(path);
+	int rc;
+
+	CHECK(fd >= 0);
+	close(fd);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	rc = blk_disk_file_body(&a, &b, path);
+	fx_teardown(&a);
+	fx_teardown(&b);
+	unlink(path);
+	return rc;
+}
+
 #define FX_CASE(name, body_call) \
 static int \
 name(void) \
@@ -1371,6 +1478,7 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_blk_late),
 	TEST_CASE(test_blk_dirty_log),
 	TEST_CASE(test_blk_resize),
+	TEST_CASE(test_blk_disk_file),
 };
 
 TEST_MAIN("unit", cases)

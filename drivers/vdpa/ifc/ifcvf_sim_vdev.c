@@ -9,6 +9,7 @@
  *
  *   --vdev vdpa_ifcvf_sim0,qp=4,profile=ifcvf,wire=vdpa_ifcvf_sim1
  *   --vdev vdpa_ifcvf_sim2,type=blk,capacity=2048,queues=2
+ *   --vdev vdpa_ifcvf_sim3,type=blk,capacity=2048,disk=/tmp/disk0
  */
 
 #include <errno.h>
@@ -38,6 +39,7 @@
 #define SIM_ARG_CAPACITY "capacity"
 #define SIM_ARG_QUEUES	"queues"
 #define SIM_ARG_FAULT	"fault"
+#define SIM_ARG_DISK	"disk"
 #define SIM_FAULT_BLK_LATE "blk_late"
 #define SIM_FAULT_BLK_STUCK "blk_stuck"
 #define SIM_WIRE_LOOP	"loop"
@@ -47,7 +49,7 @@ static const char * const sim_args[] = {
 	SIM_ARG_QP, SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC,
 	SIM_ARG_TRUTH, SIM_ARG_FAIL, IFCVF_DEVARG_SW_LM, IFCVF_DEVARG_RELAY,
 	IFCVF_DEVARG_RELAY_CORE, SIM_ARG_TYPE, SIM_ARG_CAPACITY,
-	SIM_ARG_QUEUES, SIM_ARG_FAULT, NULL,
+	SIM_ARG_QUEUES, SIM_ARG_FAULT, SIM_ARG_DISK, NULL,
 };
 
 struct sim_vf {
@@ -56,6 +58,7 @@ struct sim_vf {
 	struct ifcvf_sim *sim;
 	char wire[RTE_DEV_NAME_MAX_LEN];	/* peer's name, or "loop" */
 	char truth[PATH_MAX];	/* where to write written pages at close */
+	char disk[PATH_MAX];	/* disk=<file>: a blk disk in a shared file */
 	unsigned int fail_at[IFCVF_SIM_OP_MAX];	/* fail=<op>:<n> */
 	int fault;		/* fault=blk_late|blk_stuck, -1: none */
 };
@@ -320,6 +323,7 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 	    rte_kvargs_process(kv, SIM_ARG_WIRE, parse_wire, vf->wire) ||
 	    rte_kvargs_process(kv, SIM_ARG_MAC, parse_mac, &mac) ||
 	    rte_kvargs_process(kv, SIM_ARG_TRUTH, parse_path, vf->truth) ||
+	    rte_kvargs_process(kv, SIM_ARG_DISK, parse_path, vf->disk) ||
 	    rte_kvargs_process(kv, SIM_ARG_FAIL, parse_fail, vf->fail_at) ||
 	    rte_kvargs_process(kv, SIM_ARG_FAULT, parse_fault,
 			       &vf->fault) ||
@@ -416,6 +420,8 @@ sim_probe(struct rte_vdev_device *dev)
 	ret = sim_vdev_parse_args(dev, &p, vf);
 	if (ret < 0)
 		goto free_vf;
+	if (vf->disk[0] != '\0')
+		p.disk_file = vf->disk;
 	vf->sim = ifcvf_sim_create(&p);
 	if (vf->sim == NULL) {
 		ret = -errno;
@@ -561,4 +567,4 @@ RTE_PMD_REGISTER_PARAM_STRING(vdpa_ifcvf_sim,
 	"qp=<1-32> profile=ifcvf|virtio wire=loop|<vdev> mac=<addr> "
 	"truth=<file> fail=<op>:<n> sw-live-migration=0|1 relay=epoll|poll "
 	"relay-core=<cpu> type=net|blk capacity=<sectors> queues=<1-32> "
-	"fault=blk_late|blk_stuck");
+	"fault=blk_late|blk_stuck disk=<file>");

@@ -1487,7 +1487,10 @@ ifcvf_vdpa_unregister(struct ifcvf_internal *ifc)
 	ifcvf_relay_release(&ifc->relay_conf);
 }
 
-/* Parse @args; an unknown key is named, with the keys @valid accepts. */
+/*
+ * Parse @args; an unknown key is named, with the keys @valid accepts, and
+ * a known key without a value is refused.
+ */
 struct rte_kvargs *
 ifcvf_kvargs_parse(const char *dev, const char *args,
 		   const char * const valid[])
@@ -1504,6 +1507,13 @@ ifcvf_kvargs_parse(const char *dev, const char *args,
 		for (j = 0; valid[j] != NULL; j++)
 			if (strcmp(kv->pairs[i].key, valid[j]) == 0)
 				break;
+		if (valid[j] != NULL && kv->pairs[i].value == NULL) {
+			/* A bare key: no parser is handed a NULL value. */
+			IFCVF_LOG(ERR, "%s: devarg \"%s\" needs a value (%s=...)",
+				  dev, kv->pairs[i].key, kv->pairs[i].key);
+			rte_kvargs_free(kv);
+			return NULL;
+		}
 		if (valid[j] != NULL)
 			continue;
 		for (j = 0; valid[j] != NULL; j++)

@@ -56,6 +56,14 @@ struct ifcvf_sim_params {
 	uint64_t features;		/* 0: profile default */
 	/* blk: 1 .. IFCVF_SIM_BLK_MAX_SECTORS sectors of 512 bytes. */
 	uint64_t capacity;
+	/*
+	 * blk: NULL for a disk in memory, else the disk is this file, mapped
+	 * shared: devices given the same file see each other's writes (the
+	 * source and destination of a migration, on shared storage). It is
+	 * created, or extended with zeros, to the capacity; a longer file is
+	 * refused. Nothing orders two devices' accesses to it.
+	 */
+	const char *disk_file;
 };
 
 /* Features offered when ifcvf_sim_params.features is 0. */
@@ -160,7 +168,8 @@ void ifcvf_sim_set_link(struct ifcvf_sim *sim, bool up);
 
 /*
  * The blk disk. Resizing keeps the first min(old, new) sectors, zeroes
- * the rest, bumps config_generation and raises the config vector.
+ * the rest, bumps config_generation and raises the config vector; a
+ * file-backed disk is not resized (-ENOTSUP).
  * Access copies bytes [off, off + len) of the disk; -EINVAL out of range
  * or on a net device.
  */

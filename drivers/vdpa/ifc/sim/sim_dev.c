@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1259,6 +1261,10 @@ sim_params_check(const struct ifcvf_sim_params *p)
 		SIM_LOG(ERR, "%s: unknown device type %d", p->name, p->type);
 		return -EINVAL;
 	}
+	if (p->disk_file != NULL) {
+		SIM_LOG(ERR, "%s: a disk file is for a blk device", p->name);
+		return -EINVAL;
+	}
 	if (p->nr_queue_pairs < 1 ||
 	    p->nr_queue_pairs > IFCVF_MAX_QUEUE_PAIRS) {
 		SIM_LOG(ERR, "%s: %u queue pairs out of 1..%u", p->name,
@@ -1305,10 +1311,20 @@ sim_setup(struct ifcvf_sim *sim, const struct ifcvf_sim_params *p)
 }
 
 static void
+sim_disk_free(struct ifcvf_sim *sim)
+{
+	if (sim->disk_mapped)
+		munmap(sim->disk, sim->capacity * IFCVF_SIM_BLK_SECTOR);
+	else
+		free(sim->disk);
+	sim->disk = NULL;
+}
+
+static void
 sim_teardown(struct ifcvf_sim *sim)
 {
 	sim_dp_backlog_fini(sim);
-	free(sim->disk);
+	sim_disk_free(sim);
 	pthread_cond_destroy(&sim->idle_cond);
 	pthread_cond_destroy(&sim->wake_cond);
 	pthread_mutex_destroy(&sim->wake_lock);
@@ -1316,12 +1332,60 @@ sim_teardown(struct ifcvf_sim *sim)
 	free(sim_dev_of(sim));
 }
 
-/* A blk device's disk, zeroed (calloc: pages come on first touch). */
+/* A file-backed disk: @path sized to the capacity, mapped shared. */
 static int
-sim_disk_alloc(struct ifcvf_sim *sim)
+sim_disk_map(struct ifcvf_sim *sim, const char *path)
+{
+	off_t size = (off_t)(sim->capacity * IFCVF_SIM_BLK_SECTOR);
+	struct stat st;
+	void *disk;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		SIM_LOG(ERR, "%s: disk file %s: %s", sim->name, path,
+			strerror(errno));
+		goto out;
+	}
+	if (st.st_size > size) {
+		SIM_LOG(ERR, "%s: disk file %s holds %jd bytes, more than the capacity's %jd",
+			sim->name, path, (intmax_t)st.st_size, (intmax_t)size);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (st.st_size < size && ftruncate(fd, size) < 0) {
+		ret = -errno;
+		SIM_LOG(ERR, "%s: disk file %s cannot grow to %jd bytes: %s",
+			sim->name, path, (intmax_t)size, strerror(errno));
+		goto out;
+	}
+	disk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (disk == MAP_FAILED) {
+		ret = -errno;
+		SIM_LOG(ERR, "%s: disk file %s cannot be mapped: %s",
+			sim->name, path, strerror(errno));
+		goto out;
+	}
+	sim->disk = disk;
+	sim->disk_mapped = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * A blk device's disk: @path's contents, or zeroed memory (calloc: pages
+ * come on first touch).
+ */
+static int
+sim_disk_alloc(struct ifcvf_sim *sim, const char *path)
 {
 	if (sim->type != IFCVF_SIM_TYPE_BLK)
 		return 0;
+	if (path != NULL)
+		return sim_disk_map(sim, path);
 	sim->disk = calloc(sim->capacity, IFCVF_SIM_BLK_SECTOR);
 	return sim->disk == NULL ? -ENOMEM : 0;
 }
@@ -1345,7 +1409,7 @@ ifcvf_sim_create(const struct ifcvf_sim_params *p)
 	}
 	sim = &dev->sim;
 	sim_setup(sim, p);
-	ret = sim_disk_alloc(sim);
+	ret = sim_disk_alloc(sim, p->disk_file);
 	if (ret == 0)
 		ret = sim_iommu_init(sim);
 	if (ret != 0)
@@ -1514,6 +1578,8 @@ ifcvf_sim_blk_resize(struct ifcvf_sim *sim, uint64_t sectors)
 	if (sim->type != IFCVF_SIM_TYPE_BLK || sectors < 1 ||
 	    sectors > IFCVF_SIM_BLK_MAX_SECTORS)
 		return -EINVAL;
+	if (sim->disk_mapped)
+		return -ENOTSUP;
 	pthread_mutex_lock(&sim->lock);
 	old = sim->capacity;
 	disk = realloc(sim->disk, sectors * IFCVF_SIM_BLK_SECTOR);

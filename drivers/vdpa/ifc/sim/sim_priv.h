@@ -132,9 +132,13 @@ struct ifcvf_sim {
 	uint64_t log_end;
 	uint32_t lm_mq;
 	struct sim_queue q[SIM_MAX_QUEUES];
-	/* blk: the disk, capacity sectors of IFCVF_SIM_BLK_SECTOR bytes. */
+	/*
+	 * blk: the disk, capacity sectors of IFCVF_SIM_BLK_SECTOR bytes;
+	 * malloc'ed, or a shared mapping of a file (disk_mapped).
+	 */
 	uint8_t *disk;
 	uint64_t capacity;
+	bool disk_mapped;
 	int irq_fd[SIM_MAX_VECTORS];
 	bool fault[IFCVF_SIM_FAULT_MAX];
 	bool blk_stuck_held;	/* BLK_STUCK held a request */
