@@ -46,6 +46,7 @@
 #define NR_PAIRS	4
 #define NR_Q		(2 * NR_PAIRS)
 #define GAP_US		100	/* between kicks: the relay goes idle */
+#define WAKE_MAX_NS	1000000000ULL	/* a wake-up that never came */
 
 static unsigned int samples = 20000;
 
@@ -92,9 +93,13 @@ waker_sample(struct wake *w, uint64_t *lat)
 	t0 = bench_now_ns();
 	if (write(w->fd, &one, sizeof(one)) != sizeof(one))
 		return -1;
-	do
+	do {
 		usleep(GAP_US);
-	while (__atomic_load_n(&w->woke_ns, __ATOMIC_ACQUIRE) == 0);
+		if (bench_now_ns() - t0 > WAKE_MAX_NS) {
+			fprintf(stderr, "the waker thread did not wake in 1 s\n");
+			return -1;
+		}
+	} while (__atomic_load_n(&w->woke_ns, __ATOMIC_ACQUIRE) == 0);
 	*lat = w->woke_ns - t0;
 	return 0;
 }

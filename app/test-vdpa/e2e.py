@@ -497,6 +497,32 @@ def test_kill9(env):
     finish(env, tp)
 
 
+def test_second_socket(env):
+    """One VF on two sockets (dpdk-vdpa's create, twice): the VF serves
+    the first frontend; the second one's configuration is refused, and its
+    queues, its features and its end leave the first one's VF running:
+    traffic flows through it after the second frontend has gone."""
+    dev = 'vdpa_ifcvf_sim1'
+    vdpa = env.start_vdpa(sim_pair(1), interactive=True)
+    env.create_ports(vdpa, ['vdpa_ifcvf_sim0', dev, dev])
+    tp = env.start_testpmd('testpmd1', env.sock(1), 1)
+    env.wait_configured(dev)
+    tp.wait_log(r'Press enter to exit', 20, what='testpmd forwarding')
+    other = env.start_testpmd('testpmd2', env.sock(2), 1)
+    other.wait_log(r'Press enter to exit', 20, what='the second frontend')
+    time.sleep(0.5)
+    check(env.stop_testpmd(other) is not None, 'testpmd2 did not quit')
+    time.sleep(0.5)
+    info = vf_info(env, dev)
+    check(info['state'] == 'running' and info['configures'] == 1 and
+          info['closes'] == 0, '%s after the second frontend came and went '
+          '(want running, configured once, never closed): %s' % (dev, info))
+    env.run_traffic('traffic', env.sock(0), 1, ['--count', 2000])
+    print('  %s: running, configured once, not closed by the second '
+          'frontend; traffic flows through it' % dev)
+    finish(env, tp)
+
+
 def meminfo(key):
     with open('/proc/meminfo') as f:
         for line in f:
@@ -967,6 +993,7 @@ TESTS = {
     'stats': test_stats,
     'stats_poll': test_stats_poll,
     'telemetry': test_telemetry,
+    'second_socket': test_second_socket,
     'installed_plugin': test_installed_plugin,
 }
 

@@ -12,8 +12,12 @@
  * process exit code.
  */
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CHECK(cond) do { \
 	if (!(cond)) { \
@@ -33,6 +37,24 @@
 		return -1; \
 	} \
 } while (0)
+
+static inline uint64_t
+test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Poll @cond every 200 us for at most @ms; evaluates to its last value. */
+#define WAIT_FOR(cond, ms) __extension__ ({ \
+	uint64_t wf_deadline_ = test_now_ms() + (ms); \
+	bool wf_ok_; \
+	while (!(wf_ok_ = (cond)) && test_now_ms() < wf_deadline_) \
+		usleep(200); \
+	wf_ok_; \
+})
 
 struct test_case {
 	const char *name;

@@ -36,6 +36,7 @@
 
 #define NR_SRC		8
 #define ROUNDS		20000
+#define WAIT_MS		2000	/* for a source's handler to run */
 
 struct tsrc {
 	struct ifcvf_relay_src src;
@@ -157,9 +158,8 @@ test_restart(void)
 	for (i = 0; i < 100; i++) {
 		CHECK_EQ(tsrc_arm(&t, false), 0);
 		eventfd_write(t.src.fd, 1);
-		while (__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) <
-		       (uint64_t)i + 1)
-			usleep(100);
+		CHECK(WAIT_FOR(__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) >=
+			       (uint64_t)i + 1, WAIT_MS));
 		tsrc_disarm(&t);
 	}
 	CHECK_EQ(t.stale, 0);
@@ -239,8 +239,8 @@ test_poll_pinned(void)
 	CHECK(busy > 0);
 	CHECK_EQ(sleeps, 0);
 	eventfd_write(t.src.fd, 1);
-	while (__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) == 0)
-		usleep(100);
+	CHECK(WAIT_FOR(__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) > 0,
+		       WAIT_MS));
 	tsrc_disarm(&t);
 	ifcvf_relay_release(&conf);
 	return 0;

@@ -40,24 +40,6 @@
 #define WAIT_MS		2000
 #define STATUS_NEEDS_RESET	0x40
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Poll @cond every 200 us for at most @ms; evaluates to its last value. */
-#define WAIT_FOR(cond, ms) __extension__ ({ \
-	uint64_t wf_deadline_ = now_ms() + (ms); \
-	bool wf_ok_; \
-	while (!(wf_ok_ = (cond)) && now_ms() < wf_deadline_) \
-		usleep(200); \
-	wf_ok_; \
-})
-
 /* ---- Fixture: one sim, its guest memory and a guest driver ---- */
 
 struct fx {
@@ -156,7 +138,7 @@ static uint8_t rx_buf[VDRV_FRAME_MAX + VDRV_PAGE_SIZE];
 static int
 run_flows(struct vdrv_flow *fl, unsigned int n)
 {
-	uint64_t last = now_ms();
+	uint64_t last = test_now_ms();
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
@@ -173,8 +155,8 @@ run_flows(struct vdrv_flow *fl, unsigned int n)
 		if (done == n)
 			return 0;
 		if (progress > 0)
-			last = now_ms();
-		if (i < n || now_ms() - last > WAIT_MS) {
+			last = test_now_ms();
+		if (i < n || test_now_ms() - last > WAIT_MS) {
 			if (i == n)
 				fprintf(stderr, "traffic stalled\n");
 			for (i = 0; i < n; i++)

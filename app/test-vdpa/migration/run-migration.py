@@ -55,13 +55,9 @@ one in about 26 migrations with any vhost backend.
     exit 0 pass, 1 fail, 77 skipped. Logs: <builddir>/migration/<test>/
 """
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import traceback
@@ -72,10 +68,12 @@ sys.path.insert(0, os.path.dirname(HERE))
 import e2e  # noqa: E402
 from e2e import (PLUGIN, LOG_LEVEL, Failure, Proc, Skip,  # noqa: E402
                  check, dpdk_env, format_stats, query_stats, wait_until)
+from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp,  # noqa: E402
+                  build_image, check_ram, check_ring_bases, check_vdpa_alive,
+                  compare_ram, guest_oops, poll_migration, queue_status,
+                  ram_fd_path, run_attempts, vring_bases)
 
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
-EXIT_RETRY = -1  # internal: a guest oops QEMU caused
-RETRIES = 2  # attempts after one that EXIT_RETRY ended
 QEMU = 'qemu-system-x86_64'
 GUEST_MAC = '52:54:00:12:34:56'
 PEER_MAC = '02:00:00:00:00:01'
@@ -106,8 +104,6 @@ GUEST_QUEUES_RE = re.compile(r'MIG-GUEST: queues rx (\d+) tx (\d+), .*')
 PHASE_RE = re.compile(r'^MIG-GUEST: eth0 up, ([0-9a-f:]+),', re.M)
 PING_KEYS = ('t', 'sent', 'rcvd', 'lost', 'bad', 'dup', 'late', 'txerr',
              'out', 'junk')
-OOPS_RE = re.compile(r'(Oops:|BUG: |Kernel panic|general protection fault|'
-                     r'kernel BUG at)')
 WARN_RE = re.compile(r'WARNING: CPU: .*')
 # At loglevel=4 the console shows errors only: any from virtio-net (a
 # ring the device broke: "id 3 is not a head!") fails the run.
@@ -160,80 +156,21 @@ class Env(e2e.Env):
 
 # -- QMP -----------------------------------------------------------------------
 
-class Qmp:
-    """A minimal QMP client on QEMU's unix socket."""
-
-    def __init__(self, path, timeout=30):
-        self.sock = None
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(path)
-                self.sock = s
-                break
-            except OSError:
-                s.close()
-                if time.monotonic() > end:
-                    raise Failure('no QMP on %s within %d s' % (path, timeout))
-                time.sleep(0.1)
-        self.sock.settimeout(30)
-        self.buf = b''
-        self.events = []
-        self._read()  # greeting
-        self.cmd('qmp_capabilities')
-
-    def _read(self):
-        while b'\n' not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise Failure('QMP connection closed')
-            self.buf += chunk
-        line, self.buf = self.buf.split(b'\n', 1)
-        return json.loads(line)
-
-    def cmd(self, name, **args):
-        msg = {'execute': name}
-        if args:
-            msg['arguments'] = args
-        self.sock.sendall(json.dumps(msg).encode() + b'\n')
-        while True:
-            r = self._read()
-            if 'event' in r:
-                self.events.append(r)
-                continue
-            if 'error' in r:
-                raise Failure('QMP %s: %s' % (name, r['error'].get('desc')))
-            return r.get('return')
-
-    def close(self):
-        if self.sock:
-            self.sock.close()
 
 
 # -- the guest -----------------------------------------------------------------
 
-def build_image(env, guest_ping):
-    cache = env.path('app', 'test-vdpa', 'migration')
-    cmd = ['sh', os.path.join(HERE, 'build-image.sh'), cache,
-           os.path.join(HERE, 'guest-init.sh'), guest_ping]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
-                         check=False)
-    if out.returncode != 0:
-        raise Failure('the guest image could not be built: %s' %
-                      out.stderr.strip()[-500:])
-    kernel, initrd = out.stdout.split()[-2:]
-    return kernel, initrd
-
-
-class Guest:
+class Guest(QemuGuest):
     """A QEMU process: serial console in a file, QMP on a socket."""
+
+    vdev = '/machine/peripheral/nic0/virtio-backend'
 
     def __init__(self, env, name, image, sock, incoming=None, pairs=1,
                  reload=0, phase=None, reboot=False, nic=None):
         self.env = env
         self.name = name
         self.pairs = pairs
+        self.nr_vqs = 2 * pairs
         self.nic = nic or Nic()
         # The checkers' counters of one phase (a start of the checkers:
         # boot, module reload, reboot), or of the whole console if None.
@@ -367,68 +304,6 @@ class Guest:
                 self.name, what, timeout, self.stats()))
         return s
 
-    def quit(self):
-        try:
-            self.qmp.cmd('quit')
-        except (Failure, OSError):
-            pass
-        self.qmp.close()
-        if self.proc.wait_exit(10) is None:
-            self.proc.kill()
-
-
-def ram_fd_path(proc):
-    """/proc path of QEMU's guest RAM (the memfd of memory-backend-memfd)."""
-    fd_dir = '/proc/%d/fd' % proc.pid
-    for fd in os.listdir(fd_dir):
-        try:
-            if os.readlink(os.path.join(fd_dir, fd)).startswith('/memfd:memory-backend-memfd'):
-                return os.path.join(fd_dir, fd)
-        except OSError:
-            pass
-    raise Failure('%s: no guest RAM memfd among its files' % proc.name)
-
-
-def compare_ram(src, dst):
-    """The 4 KiB pages (guest frame numbers) whose content differs between
-    the stopped source and the paused destination: pages written after
-    their last transfer and never reported dirty."""
-    diff = []
-    chunk = 1 << 20
-    with open(ram_fd_path(src.proc), 'rb') as a, \
-            open(ram_fd_path(dst.proc), 'rb') as b:
-        off = 0
-        while True:
-            x, y = a.read(chunk), b.read(chunk)
-            check(len(x) == len(y), 'guest RAM sizes differ')
-            if not x:
-                break
-            if x != y:
-                for p in range(0, len(x), 4096):
-                    if x[p:p + 4096] != y[p:p + 4096]:
-                        diff.append((off + p) >> 12)
-                        if len(diff) <= 8:
-                            show_diff(off + p, x[p:p + 4096], y[p:p + 4096])
-            off += len(x)
-    return off, diff
-
-
-def show_diff(gpa, x, y):
-    """Print the byte ranges of a page that differ (at most 6)."""
-    runs, i = [], 0
-    while i < len(x) and len(runs) < 6:
-        if x[i] != y[i]:
-            j = i
-            while j < len(x) and x[j] != y[j]:
-                j += 1
-            runs.append((i, j))
-            i = j
-        i += 1
-    print('  page 0x%x differs at %s' % (gpa >> 12, '; '.join(
-        '+0x%x..0x%x src %s dst %s' % (i, j, x[i:min(j, i + 8)].hex(),
-                                        y[i:min(j, i + 8)].hex())
-        for i, j in runs)))
-
 
 def check_clean(s, who):
     check(s['bad'] == 0, '%s: %d corrupt replies' % (who, s['bad']))
@@ -481,110 +356,11 @@ def truth_path(env):
     return os.path.join(env.dir, 'truth0')
 
 
-def read_truth(env):
-    try:
-        with open(truth_path(env)) as f:
-            return {int(x, 16) for x in f.read().split()}
-    except OSError:
-        return None
-
-
-def queue_status(guest, q):
-    """QEMU's view of virtqueue @q of the guest's NIC (ring addresses,
-    size), or None when this QEMU cannot tell."""
-    try:
-        return guest.qmp.cmd('x-query-virtio-queue-status',
-                             path='/machine/peripheral/nic0/virtio-backend',
-                             queue=q)
-    except Failure:
-        return None
-
-
-def ring_pages(guest):
-    """Guest frames of the virtio-net rings (QEMU's view), or an empty set
-    when this QEMU cannot tell."""
-    pages = set()
-    for q in range(2 * guest.pairs):
-        st = queue_status(guest, q)
-        if st is None:
-            return set()
-        size = st.get('vring-num', 0)
-        for key, length in (('vring-desc', 16 * size),
-                            ('vring-avail', 6 + 2 * size),
-                            ('vring-used', 6 + 8 * size)):
-            a = st.get(key, 0)
-            pages.update(range(a >> 12, ((a + length - 1) >> 12) + 1))
-    return pages
-
-
-def check_ram(env, src, dst):
-    """Source and destination guest RAM, page by page. A differing page
-    the device wrote while logging (the simulator's record) or a ring page
-    is a dirty page the driver failed to log: a failure. Other differing
-    pages were written by the guest's CPU only: QEMU's own dirty tracking
-    (the control_vhost run, without vDPA, shows them too); reported, and
-    left to the guest's checks."""
-    size, diff = compare_ram(src, dst)
-    if not diff:
-        print('  guest RAM: %d MiB identical on both sides' % (size >> 20))
-        return
-    truth = read_truth(env)
-    check(truth is not None, 'no ground truth from sim0 (%s)' %
-          truth_path(env))
-    rings = ring_pages(src)
-    dev = sorted(set(diff) & truth)
-    ring = sorted(set(diff) & rings)
-    check(not dev and not ring,
-          '%d guest pages differ between source and destination; the '
-          'device wrote %d of them while logging (%s), %d are ring pages '
-          '(%s): dirty pages not logged' % (
-              len(diff), len(dev), ', '.join('0x%x' % p for p in dev[:8]),
-              len(ring), ', '.join('0x%x' % p for p in ring[:8])))
-    env.qemu_ram_diff = True
-    print('  QEMU-RAM-DIFF: %d guest pages differ (%s), none written by the '
-          'device (%d pages in its record) nor a ring page (of %d): QEMU/TCG '
-          'lost guest CPU writes (the control_vhost run shows the same)' % (
-              len(diff), ', '.join('0x%x' % p for p in diff[:8]),
-              len(truth), len(rings)))
-
-
 def sim0_counts(vdpa):
     """(completed descriptors, used entries relayed) of sim0's queues."""
     st = query_stats(vdpa, SIMS[0], 2)
     return (sum(q.get('completed_descriptors', 0) for q in st.values()),
             sum(q.get('used_entries_relayed', 0) for q in st.values()))
-
-
-def vring_bases(vdpa, sock):
-    """The ring indices on socket @sock (sock0, ...) as vhost logged them,
-    in order: ('get', queue, index) for each GET_VRING_BASE (the index
-    handed back), ('set', queue, index) for each SET_VRING_BASE."""
-    return [('get', int(q), int(g)) if g else ('set', int(q), int(a))
-            for q, g, a in re.findall(
-                r'/%s\) vring base idx:(\d+) (?:file:(\d+)|last_used_idx:'
-                r'\d+ last_avail_idx:(\d+))' % sock, vdpa.text())]
-
-
-def ring_bases(vdpa):
-    """What the source's vhost handed back (GET_VRING_BASE on sock0) and
-    where the destination's resumed (SET_VRING_BASE on sock1), per queue
-    (the last of each)."""
-    return ({q: i for k, q, i in vring_bases(vdpa, 'sock0') if k == 'get'},
-            {q: i for k, q, i in vring_bases(vdpa, 'sock1') if k == 'set'})
-
-
-def check_ring_bases(vdpa, pairs):
-    """Every queue of every pair resumes on the destination at the index
-    the source handed back."""
-    check_vdpa_alive(vdpa, 'before the ring indices were handed over')
-    got, put = ring_bases(vdpa)
-    bad = ['queue %d: the source handed back %s, the destination resumed '
-           'at %s' % (q, got.get(q, 'none'), put.get(q, 'none'))
-           for q in sorted(set(got) | set(put) | set(range(2 * pairs)))
-           if q not in got or got.get(q) != put.get(q)]
-    check(not bad, 'ring indices (%d pairs): %s' % (pairs, '; '.join(bad)))
-    print('  ring indices handed over: %s' % ', '.join(
-        'queue %d at %d' % kv for kv in sorted(got.items())))
 
 
 def configured_queues(vdpa, dev):
@@ -753,46 +529,6 @@ def start_migration(env, src, bandwidth):
     return dst
 
 
-def check_vdpa_alive(vdpa, when):
-    """Raise, saying how, if dpdk-vdpa (the driver, the simulated VFs)
-    died."""
-    if vdpa is None:
-        return
-    rc = vdpa.popen.poll()
-    if rc is None:
-        try:  # a crash writing its core is not reaped yet
-            with open('/proc/%d/status' % vdpa.pid) as f:
-                if not re.search(r'^CoreDumping:\s*1', f.read(), re.M):
-                    return
-        except OSError:
-            return
-        how = 'a signal, dumping core'
-    else:
-        how = ('signal %s' % signal.Signals(-rc).name if rc < 0 else
-               'exit %d' % rc)
-    raise Failure('dpdk-vdpa died (%s) %s: the driver or a simulated VF '
-                  'crashed (with "ulimit -c unlimited" its core is in %s)' %
-                  (how, when, vdpa.env.dir))
-
-
-def poll_migration(src, until, timeout, vdpa=None):
-    """query-migrate until @until(info) is true; the last info."""
-    end = time.monotonic() + timeout
-    while True:
-        info = src.qmp.cmd('query-migrate')
-        st = info.get('status')
-        check_vdpa_alive(vdpa, 'during the migration (%s, %.1f MB sent)' % (
-            st, info.get('ram', {}).get('transferred', 0) / 1e6))
-        if until(info):
-            return info
-        check(st not in ('failed', 'cancelled') or until(info),
-              'migration %s: %s' % (st, info.get('error-desc', '')))
-        src.check_kernel()
-        check(time.monotonic() < end, 'migration still %s after %d s' % (
-            st, timeout))
-        time.sleep(0.1)
-
-
 def vdpa_lines(vdpa, pattern):
     return re.findall(pattern, vdpa.text(), re.M)
 
@@ -856,7 +592,7 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
                      dst.qmp.cmd('query-status')['status'] == 'paused',
                      20, 0.1) and dst.proc.alive(),
           'the destination did not finish loading')
-    check_ram(env, src, dst)
+    env.qemu_ram_diff = check_ram(truth_path(env), src, dst)
     # The announce: nothing broadcast on D's wire yet; the peer prints
     # each frame's header from now until check_announce().
     bc0 = peer_broadcasts(peer, 1)
@@ -871,7 +607,7 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
     check(st and dst.proc.alive(), 'destination is %s' % (
         dst.qmp.cmd('query-status')['status'] if dst.proc.alive() else
         'gone (exit %s)' % dst.proc.popen.returncode))
-    check_ring_bases(vdpa, pairs)
+    check_ring_bases(vdpa, 2 * pairs)
     src_st = src.qmp.cmd('query-status')['status']
     check(src_st == 'postmigrate', 'source is %s' % src_st)
     src.check_kernel()
@@ -1050,7 +786,7 @@ def used_indices(guest):
     ring addresses), read through QEMU's memfd."""
     idx = {}
     with open(ram_fd_path(guest.proc), 'rb') as ram:
-        for q in range(2 * guest.pairs):
+        for q in range(guest.nr_vqs):
             st = queue_status(guest, q)
             check(st is not None, 'QEMU tells no ring address of queue %d' % q)
             ram.seek(st['vring-used'] + 2)
@@ -1264,20 +1000,6 @@ TESTS = {
 }
 
 
-def guest_oops(env):
-    """The first oops line on any guest console of the run, or None."""
-    for f in sorted(os.listdir(env.dir)):
-        if f.endswith('.serial'):
-            with open(os.path.join(env.dir, f), 'rb') as fh:
-                txt = fh.read().decode(errors='replace')
-            m = OOPS_RE.search(txt)
-            if m:
-                i = txt.rfind('\n', 0, m.start()) + 1
-                j = txt.find('\n', m.start())
-                return '%s: %s' % (f[:-7], txt[i:j if j > 0 else None])
-    return None
-
-
 def qemu_usable():
     if shutil.which(QEMU) is None:
         return '%s is not installed (devtools/setup.sh installs it)' % QEMU
@@ -1305,22 +1027,8 @@ def main(argv):
     if why:
         print('skipped: %s' % why)
         return EXIT_SKIP
-    rc = attempt(build, name, guest_ping)
-    # Each attempt that ends in EXIT_RETRY proved QEMU broke the guest.
-    for n in range(1, RETRIES + 1):
-        if rc != EXIT_RETRY:
-            break
-        kept = os.path.join(build, 'migration', '%s.attempt%d' % (name, n))
-        shutil.rmtree(kept, ignore_errors=True)
-        os.rename(os.path.join(build, 'migration', name), kept)
-        print('%s: the guest oopsed after QEMU lost guest CPU writes '
-              '(QEMU-RAM-DIFF, no device or ring page): a QEMU/TCG flake; '
-              'retry %d of %d (that attempt is in %s)' % (
-                  name, n, RETRIES, kept))
-        rc = attempt(build, name, guest_ping)
-    if rc == EXIT_RETRY:
-        rc = EXIT_FAIL
-    return rc
+    return run_attempts(lambda: attempt(build, name, guest_ping),
+                        os.path.join(build, 'migration'), name)
 
 
 def attempt(build, name, guest_ping):
@@ -1329,7 +1037,8 @@ def attempt(build, name, guest_ping):
     env = Env(build, name)
     start = time.monotonic()
     try:
-        image = build_image(env, guest_ping)
+        image = build_image(env, ('app', 'test-vdpa', 'migration'),
+                            os.path.join(HERE, 'guest-init.sh'), guest_ping)
         TESTS[name](env, image)
         print('%s: passed in %.1f s' % (name, time.monotonic() - start))
         return EXIT_PASS
@@ -1337,7 +1046,7 @@ def attempt(build, name, guest_ping):
         print('skipped: %s' % e)
         return EXIT_SKIP
     except Failure as e:
-        oops = str(e) if isinstance(e, GuestOops) else guest_oops(env)
+        oops = str(e) if isinstance(e, GuestOops) else guest_oops(env.dir)
         took = time.monotonic() - start
         if not oops:
             verdict = '%s: FAILED after %.1f s: %s' % (name, took, e)

@@ -977,6 +977,16 @@ blk_ready(const struct ifcvf_internal *ifc, int vring)
 	return is_blk(ifc) && vring == 0;
 }
 
+/*
+ * The VF serves another connection than @vid (a second socket of the
+ * same device, whose configuration was refused). Under ifc->lock.
+ */
+static bool
+serves_other(const struct ifcvf_internal *ifc, int vid)
+{
+	return ifc->vid >= 0 && ifc->vid != vid;
+}
+
 static int
 ifcvf_dev_close(int vid)
 {
@@ -985,7 +995,7 @@ ifcvf_dev_close(int vid)
 	if (ifc == NULL)
 		return -1;
 	pthread_mutex_lock(&ifc->lock);
-	if (ifc->configured) {
+	if (ifc->configured && !serves_other(ifc, vid)) {
 		notifiers_set(ifc, false);
 		stop_datapath(ifc);
 	}
@@ -1003,7 +1013,8 @@ ifcvf_dev_cleanup(int vid)
 		return -1;
 	ifcvf_dev_close(vid);
 	pthread_mutex_lock(&ifc->lock);
-	forget_connection(ifc);
+	if (!serves_other(ifc, vid))
+		forget_connection(ifc);
 	pthread_mutex_unlock(&ifc->lock);
 	return 0;
 }
@@ -1204,7 +1215,11 @@ ifcvf_set_vring_state(int vid, int vring, int state)
 		return -1;
 	}
 	pthread_mutex_lock(&ifc->lock);
-	if (!ifc->configured) {
+	if (serves_other(ifc, vid)) {
+		IFCVF_LOG(ERR, "%s: in use by another frontend: queue %d state of connection %d refused",
+			  ifc->rte_dev->name, vring, vid);
+		ret = -EBUSY;
+	} else if (!ifc->configured) {
 		ifc->hw.vring[vring].enable = enable;
 		if (enable && blk_ready(ifc, vring))
 			ret = configure(ifc, vid);
@@ -1257,7 +1272,11 @@ ifcvf_set_features(int vid)
 	rte_vhost_get_negotiated_features(vid, &features);
 	want = (features & (1ULL << VHOST_F_LOG_ALL)) != 0;
 	pthread_mutex_lock(&ifc->lock);
-	if (ifc->configured && want && ifc->logging && !ifc->mediated &&
+	if (serves_other(ifc, vid)) {
+		IFCVF_LOG(ERR, "%s: in use by another frontend: features of connection %d refused",
+			  ifc->rte_dev->name, vid);
+		ret = -EBUSY;
+	} else if (ifc->configured && want && ifc->logging && !ifc->mediated &&
 	    ifcvf_lm_log_moved(ifc)) {
 		/*
 		 * The log was handed again (QEMU does, once per queue pair):
