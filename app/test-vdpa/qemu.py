@@ -243,8 +243,9 @@ def check_ram(truth_file, src, dst, stable_buffers=True):
     frontend (blk_log). Other differing pages were written by the guest's
     CPU only: QEMU's own dirty tracking (the control_vhost run, without
     vDPA, shows them too); reported, and left to the guest's checks.
-    @truth_file: the source VF's truth= file. True when QEMU lost guest
-    CPU writes, False when the RAM is the same."""
+    @truth_file: the source VF's truth= file. True when QEMU is shown to
+    have lost guest CPU writes (pages differ, none a ring page nor one the
+    device wrote), else False."""
     size, diff = compare_ram(src, dst)
     if not diff:
         print('  guest RAM: %d MiB identical on both sides' % (size >> 20))
@@ -253,6 +254,8 @@ def check_ram(truth_file, src, dst, stable_buffers=True):
     check(truth is not None, 'no ground truth from the source VF (%s)' %
           truth_file)
     rings = ring_pages(src)
+    check(rings or stable_buffers, 'QEMU tells no ring address: the ring '
+          'pages, the only pages that fail this check, are unknown')
     dev = sorted(set(diff) & truth)
     ring = sorted(set(diff) & rings)
     check(not ring and (not dev or not stable_buffers),
@@ -261,14 +264,20 @@ def check_ram(truth_file, src, dst, stable_buffers=True):
           '(%s): dirty pages not logged' % (
               len(diff), len(dev), ', '.join('0x%x' % p for p in dev[:8]),
               len(ring), ', '.join('0x%x' % p for p in ring[:8])))
-    print('  QEMU-RAM-DIFF: %d guest pages differ (%s), none a ring page (of '
-          '%d), %d of them written by the device at some time while logging '
-          '(%s, of %d pages in its record; buffers the guest reuses): '
-          'QEMU/TCG lost guest CPU writes (the control_vhost run shows the '
-          'same)' % (len(diff), ', '.join('0x%x' % p for p in diff[:8]),
-                     len(rings), len(dev),
-                     ', '.join('0x%x' % p for p in dev[:8]) or 'none',
-                     len(truth)))
+    if dev:
+        print('  RAM-DIFF: %d guest pages differ (%s), none a ring page (of '
+              '%d); the device wrote %d of them at some time while logging '
+              '(%s, of %d pages in its record), buffers the guest reuses: '
+              'not told from QEMU/TCG losing guest CPU writes' % (
+                  len(diff), ', '.join('0x%x' % p for p in diff[:8]),
+                  len(rings), len(dev), ', '.join('0x%x' % p for p in dev[:8]),
+                  len(truth)))
+        return False
+    print('  QEMU-RAM-DIFF: %d guest pages differ (%s), none written by the '
+          'device (%d pages in its record) nor a ring page (of %d): QEMU/TCG '
+          'lost guest CPU writes (the control_vhost run shows the same)' % (
+              len(diff), ', '.join('0x%x' % p for p in diff[:8]),
+              len(truth), len(rings)))
     return True
 
 

@@ -153,14 +153,16 @@ static int
 test_restart(void)
 {
 	struct tsrc t = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	bool ran;
 	int i;
 
 	for (i = 0; i < 100; i++) {
 		CHECK_EQ(tsrc_arm(&t, false), 0);
 		eventfd_write(t.src.fd, 1);
-		CHECK(WAIT_FOR(__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) >=
-			       (uint64_t)i + 1, WAIT_MS));
+		ran = WAIT_FOR(__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) >=
+			       (uint64_t)i + 1, WAIT_MS);
 		tsrc_disarm(&t);
+		CHECK(ran);
 	}
 	CHECK_EQ(t.stale, 0);
 	return 0;
@@ -210,6 +212,7 @@ test_poll_pinned(void)
 	struct tsrc t = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	uint64_t busy, sleeps;
 	cpu_set_t set;
+	bool ran;
 	pid_t tid;
 	int i;
 
@@ -239,10 +242,11 @@ test_poll_pinned(void)
 	CHECK(busy > 0);
 	CHECK_EQ(sleeps, 0);
 	eventfd_write(t.src.fd, 1);
-	CHECK(WAIT_FOR(__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) > 0,
-		       WAIT_MS));
+	ran = WAIT_FOR(__atomic_load_n(&t.calls, __ATOMIC_ACQUIRE) > 0,
+		       WAIT_MS);
 	tsrc_disarm(&t);
 	ifcvf_relay_release(&conf);
+	CHECK(ran);
 	return 0;
 }
 

@@ -1258,12 +1258,12 @@ blk_resize_body(struct fx *f)
 	return 0;
 }
 
-/* The disk file after @f's device wrote @len bytes at @sector. */
+/* The disk file @path is the capacity long and holds @data at @sector. */
 static int
 blk_file_holds(const char *path, uint64_t sector, const void *data,
 	       uint32_t len)
 {
-	struct stat st;
+	struct stat st = { .st_size = -1 };
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 

@@ -760,11 +760,12 @@ case_bad_vring_base(void)
 	/* A frame and a kick on the corrupt queue. */
 	vdrv_frame_fill(g.vq[1].slot[0].buf, VDRV_FRAME_MIN, 9, 0);
 	vu_guest_kick(&g, 1);
-	usleep(200 * 1000);
+	/* The device finds the ring malformed and stops. */
+	WAIT_FOR((status = vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO,
+					      "status")) >= 0 &&
+		 (status & VIRTIO_CONFIG_S_NEEDS_RESET), 2000);
 	if (!vdpa_alive())
 		goto out;
-	/* The device found the ring malformed and stopped. */
-	status = vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO, "status");
 	if (status < 0 || !(status & VIRTIO_CONFIG_S_NEEDS_RESET)) {
 		fprintf(stderr, "device status %ld, want NEEDS_RESET\n", status);
 		goto out;

@@ -304,9 +304,13 @@ def run_migration(env, image, queues, mode, extra=''):
     mid = query_stats(vdpa, DST, queues)
     rounds = dst.wait_rounds(ROUNDS_AFTER, ROUND_TIMEOUT * ROUNDS_AFTER)
     check_rounds(dst, rounds)
-    check(rounds[0][0] == src_rounds[-1][0] + 1,
-          'the destination\'s first round is %d, the source\'s last %d' % (
-              rounds[0][0], src_rounds[-1][0]))
+    # A console line cut at the switch-over matches on neither side: then
+    # the round it reported is the one before the destination's first.
+    cut = not dst.text().startswith('BLK-GUEST: ')
+    check(rounds[0][0] - src_rounds[-1][0] in ((1, 2) if cut else (1,)),
+          'the destination\'s first round is %d, the source\'s last %d%s' % (
+              rounds[0][0], src_rounds[-1][0],
+              ' (a line cut at the switch-over)' if cut else ''))
     print('  rounds: %d to %d on the source, %d to %d on the destination '
           '(round %d under way at the switch-over); each found the last '
           'round\'s pattern on the disk and read its own back' % (
@@ -376,6 +380,7 @@ def attempt(build, name, guest_ping):
         print('%s: [GUEST-OOPS] %s' % (name, guest_oops(env.dir)))
         return EXIT_RETRY
     return rc
+
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv))

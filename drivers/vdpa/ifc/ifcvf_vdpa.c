@@ -911,6 +911,16 @@ forget_connection(struct ifcvf_internal *ifc)
 	ifc->vid = -1;
 }
 
+/*
+ * The VF serves another connection than @vid (a second socket of the
+ * same device): its configuration is refused. Under ifc->lock.
+ */
+static bool
+serves_other(const struct ifcvf_internal *ifc, int vid)
+{
+	return ifc->vid >= 0 && ifc->vid != vid;
+}
+
 /* Configure the VF for connection @vid, under ifc->lock. */
 static int
 configure(struct ifcvf_internal *ifc, int vid)
@@ -925,7 +935,7 @@ configure(struct ifcvf_internal *ifc, int vid)
 	}
 	if (ifc->configured && is_blk(ifc) && ifc->vid == vid)
 		return 0;	/* at its last ring's enable: see blk_ready() */
-	if (ifc->configured) {
+	if (ifc->configured || serves_other(ifc, vid)) {
 		/* Another connection's (a second socket on this VF). */
 		IFCVF_LOG(ERR, "%s: in use by another frontend",
 			  ifc->rte_dev->name);
@@ -975,16 +985,6 @@ static bool
 blk_ready(const struct ifcvf_internal *ifc, int vring)
 {
 	return is_blk(ifc) && vring == 0;
-}
-
-/*
- * The VF serves another connection than @vid (a second socket of the
- * same device, whose configuration was refused). Under ifc->lock.
- */
-static bool
-serves_other(const struct ifcvf_internal *ifc, int vid)
-{
-	return ifc->vid >= 0 && ifc->vid != vid;
 }
 
 static int
