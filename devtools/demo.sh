@@ -10,7 +10,7 @@
 # devtools/demo.sh blk: two simulated IFCVF block VFs on one disk file and
 # QEMU's vhost-user-blk-pci: a Linux guest writes and reads the disk, and
 # is live-migrated from the first VF to the second while it does (the blk
-# suite's qemu_blk_mig_mq_hw).
+# suite's qemu_blk_mig_hw).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)

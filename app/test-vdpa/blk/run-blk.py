@@ -25,9 +25,10 @@ whole sectors of the last two rounds' patterns.
     tests: qemu_blk (1 queue), qemu_blk_mq (2 queues, 2 CPUs, a writer
            and a reader per CPU), qemu_blk_virtio (the virtio profile),
            qemu_blk_mig_hw, qemu_blk_mig_sw (sw-live-migration=1),
-           qemu_blk_mig_mq_hw, qemu_blk_mig_mq_sw (2 queues on 2 CPUs),
+           qemu_blk_mig_mq_hw, qemu_blk_mig_mq_sw (2 queues on 2 CPUs; by
+           hand: two-CPU TCG loses guest writes in migrations),
            qemu_blk_mig_virtio (the virtio profile: SW mode); demo
-           (devtools/demo.sh blk: qemu_blk_mig_mq_hw)
+           (devtools/demo.sh blk: qemu_blk_mig_hw)
 
 Logs in <builddir>/blk/<test>/.
 """
@@ -359,10 +360,9 @@ def main(argv):
                         os.path.join(build, 'blk'), a.test)
 
 
-# devtools/demo.sh blk: qemu_blk_mig_mq_hw, said first.
+# devtools/demo.sh blk: qemu_blk_mig_hw, said first.
 DEMO = '''demo: dpdk-vdpa with this driver on two simulated IFCVF block VFs
-      that share one disk file; QEMU's vhost-user-blk-pci (2 queues) on
-      the first: a Linux guest writes a pattern over the disk, reads it
+      that share one disk file; QEMU's vhost-user-blk-pci on the first: a Linux guest writes a pattern over the disk, reads it
       back and compares, then goes on in rounds while it is live-migrated
       (HW dirty logging) to a second QEMU on the second VF.'''
 
@@ -372,7 +372,7 @@ def attempt(build, name, guest_ping):
     with a guest oops after QEMU was proven to lose guest CPU writes."""
     env = e2e.Env(build, name, suite='blk', tag='blk')
     env.qemu_ram_diff = False
-    test = TESTS['qemu_blk_mig_mq_hw' if name == 'demo' else name]
+    test = TESTS['qemu_blk_mig_hw' if name == 'demo' else name]
     rc = e2e.run_test(env, lambda: test(env, build_image(
         env, ('app', 'test-vdpa', 'blk'), os.path.join(HERE, 'guest-init.sh'),
         guest_ping)))
