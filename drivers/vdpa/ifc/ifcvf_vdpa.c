@@ -921,6 +921,17 @@ serves_other(const struct ifcvf_internal *ifc, int vid)
 	return ifc->vid >= 0 && ifc->vid != vid;
 }
 
+/* A request (@what) of a connection the VF does not serve: refused. */
+static bool
+refuse_other(const struct ifcvf_internal *ifc, int vid, const char *what)
+{
+	if (!serves_other(ifc, vid))
+		return false;
+	IFCVF_LOG(ERR, "%s: in use by another frontend: %s of connection %d refused",
+		  ifc->rte_dev->name, what, vid);
+	return true;
+}
+
 /* Configure the VF for connection @vid, under ifc->lock. */
 static int
 configure(struct ifcvf_internal *ifc, int vid)
@@ -1215,11 +1226,11 @@ ifcvf_set_vring_state(int vid, int vring, int state)
 		return -1;
 	}
 	pthread_mutex_lock(&ifc->lock);
-	if (serves_other(ifc, vid)) {
-		IFCVF_LOG(ERR, "%s: in use by another frontend: queue %d state of connection %d refused",
-			  ifc->rte_dev->name, vring, vid);
-		ret = -EBUSY;
-	} else if (!ifc->configured) {
+	if (refuse_other(ifc, vid, "a queue state")) {
+		pthread_mutex_unlock(&ifc->lock);
+		return -1;
+	}
+	if (!ifc->configured) {
 		ifc->hw.vring[vring].enable = enable;
 		if (enable && blk_ready(ifc, vring))
 			ret = configure(ifc, vid);
@@ -1272,11 +1283,11 @@ ifcvf_set_features(int vid)
 	rte_vhost_get_negotiated_features(vid, &features);
 	want = (features & (1ULL << VHOST_F_LOG_ALL)) != 0;
 	pthread_mutex_lock(&ifc->lock);
-	if (serves_other(ifc, vid)) {
-		IFCVF_LOG(ERR, "%s: in use by another frontend: features of connection %d refused",
-			  ifc->rte_dev->name, vid);
-		ret = -EBUSY;
-	} else if (ifc->configured && want && ifc->logging && !ifc->mediated &&
+	if (refuse_other(ifc, vid, "features")) {
+		pthread_mutex_unlock(&ifc->lock);
+		return -1;
+	}
+	if (ifc->configured && want && ifc->logging && !ifc->mediated &&
 	    ifcvf_lm_log_moved(ifc)) {
 		/*
 		 * The log was handed again (QEMU does, once per queue pair):
