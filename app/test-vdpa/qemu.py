@@ -18,11 +18,10 @@ import socket
 import subprocess
 import time
 
-from e2e import Failure, check
+from e2e import EXIT_FAIL, Failure, check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-EXIT_FAIL = 1
 EXIT_RETRY = -1  # an attempt's end: a guest oops QEMU was proven to cause
 RETRIES = 2  # attempts after one that EXIT_RETRY ended
 OOPS_RE = re.compile(r'(Oops:|BUG: |Kernel panic|general protection fault|'

@@ -45,12 +45,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 # pylint: disable=wrong-import-position
 import e2e  # noqa: E402
-from e2e import Failure, Proc, check, query_stats, wait_until  # noqa: E402
-from qemu import (EXIT_FAIL, EXIT_RETRY, OOPS_RE, QemuGuest,  # noqa: E402
-                  Qmp, build_image, check_ram, check_ring_bases,
-                  check_vdpa_alive, guest_oops, poll_migration, run_attempts)
+from e2e import (EXIT_FAIL, EXIT_SKIP, Failure, Proc, check,  # noqa: E402
+                 query_stats, wait_until)
+from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp,  # noqa: E402
+                  build_image, check_ram, check_ring_bases, check_vdpa_alive,
+                  guest_oops, poll_migration, run_attempts)
 
-EXIT_SKIP = 77
 QEMU = 'qemu-system-x86_64'
 DEV = 'vdpa_ifcvf_sim0'
 DST = 'vdpa_ifcvf_sim1'
@@ -362,9 +362,10 @@ def main(argv):
 
 # devtools/demo.sh blk: qemu_blk_mig_hw, said first.
 DEMO = '''demo: dpdk-vdpa with this driver on two simulated IFCVF block VFs
-      that share one disk file; QEMU's vhost-user-blk-pci on the first: a Linux guest writes a pattern over the disk, reads it
-      back and compares, then goes on in rounds while it is live-migrated
-      (HW dirty logging) to a second QEMU on the second VF.'''
+      that share one disk file; QEMU's vhost-user-blk-pci on the first: a
+      Linux guest writes a pattern over the disk, reads it back and
+      compares, then goes on in rounds while it is live-migrated (HW dirty
+      logging) to a second QEMU on the second VF.'''
 
 
 def attempt(build, name, guest_ping):

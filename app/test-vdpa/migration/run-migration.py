@@ -66,14 +66,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 # pylint: disable=wrong-import-position
 import e2e  # noqa: E402
-from e2e import (PLUGIN, LOG_LEVEL, Failure, Proc, Skip,  # noqa: E402
+from e2e import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, PLUGIN,  # noqa: E402
+                 LOG_LEVEL, Failure, Proc, Skip,
                  check, dpdk_env, format_stats, query_stats, wait_until)
 from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp,  # noqa: E402
                   build_image, check_ram, check_ring_bases, check_vdpa_alive,
                   compare_ram, guest_oops, poll_migration, queue_status,
                   ram_fd_path, run_attempts, vring_bases)
 
-EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 QEMU = 'qemu-system-x86_64'
 GUEST_MAC = '52:54:00:12:34:56'
 PEER_MAC = '02:00:00:00:00:01'
