@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # Compile the driver and the simulator (every C file of drivers/vdpa/ifc,
-# base/ and sim/) with -Werror against one DPDK release's headers, and
-# say what was checked.
+# its base/, and drivers/vdpa/ifc_sim) with -Werror against one DPDK
+# release's headers, and say what was checked.
 #
 #   check-dpdk.sh SDK_DIR INC_DIR [INC_DIR...]
 #       INC_DIRs: the release's installed headers (Debian: usr/include/dpdk
@@ -56,9 +56,10 @@ check() {
 	n=0
 	bad=""
 	src=$top/drivers/vdpa/ifc
-	for f in "$src"/*.c "$src"/base/*.c "$src"/sim/*.c; do
+	sim=$top/drivers/vdpa/ifc_sim
+	for f in "$src"/*.c "$src"/base/*.c "$sim"/*.c; do
 		# shellcheck disable=SC2086
-		if "$cc" $cflags -I"$src" -I"$src/base" -I"$src/sim" $incs \
+		if "$cc" $cflags -I"$src" -I"$src/base" -I"$sim" $incs \
 			-idirafter "$sdk" -c -o /dev/null "$f"; then
 			n=$((n + 1))
 		else

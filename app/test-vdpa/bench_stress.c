@@ -17,10 +17,10 @@
  *   while its frames flow.
  *
  * dpdk-vdpa's open fds, threads and RSS (/proc/<pid>) and the mappings
- * its simulated IOMMU holds after a close (the driver's log line
- * "closed, IOMMU holds N mappings", the last one) are sampled after a
- * warm-up of WARMUP cycles and at the end, and printed side by side. The
- * run fails when a cycle fails (its traffic, or no close logged),
+ * its simulated IOMMU holds (telemetry) are sampled after a warm-up of
+ * WARMUP cycles and at the end, and printed side by side; after each
+ * close (the VF's telemetry counts them) the IOMMU must be empty. The
+ * run fails when a cycle fails (its traffic, or no close counted),
  * dpdk-vdpa dies, fds, threads or mappings grew, or RSS grew by more than
  * RSS_BOUND_KB. A failed cycle does not stop the run (MAX_CONSEC in a
  * row do): the first MAX_SHOWN are described, with the cycle before.
@@ -36,7 +36,7 @@
  * apart: too slow for 10,000 cycles of a growing log. This program reads
  * the log incrementally (struct log_scan), polls it every millisecond,
  * and gives a flow up as soon as the driver logs that the device stopped
- * (flow_run), not at its timeout.
+ * (flow_run), not at its timeout; it counts the driver's errors there.
  */
 
 #include <dirent.h>
@@ -70,7 +70,6 @@
 #define TRAFFIC_MS	3000
 #define CLOSE_MS	5000
 #define RSS_BOUND_KB	(32 * 1024)
-#define CLOSED_MSG	"closed, IOMMU holds "
 #define RESET_MSG	"needs a reset"
 #define MAX_SHOWN	10	/* failures described */
 #define MAX_CONSEC	20	/* failed cycles in a row: stop */
@@ -94,9 +93,6 @@ struct log_scan {
 	int fd;
 	char line[1024];	/* the line being read */
 	size_t len;
-	unsigned int closes;	/* "closed, IOMMU holds N mappings" seen */
-	unsigned int closes_held;	/* ... with N != 0 */
-	long last_held;		/* the last N; -1: none yet */
 	unsigned int errors;	/* the driver's failures (see log_errors) */
 	unsigned int resets;	/* "needs a reset": the device stopped */
 };
@@ -109,16 +105,8 @@ static const char *const log_errors[] = {
 static void
 log_line(struct log_scan *s, const char *l)
 {
-	const char *p = strstr(l, CLOSED_MSG);
 	unsigned int i;
 
-	if (p != NULL) {
-		s->closes++;
-		s->last_held = strtol(p + strlen(CLOSED_MSG), NULL, 10);
-		if (s->last_held != 0)
-			s->closes_held++;
-		return;
-	}
 	if (strstr(l, RESET_MSG) != NULL)
 		s->resets++;
 	for (i = 0; i < sizeof(log_errors) / sizeof(log_errors[0]); i++)
@@ -146,29 +134,13 @@ log_poll(struct log_scan *s)
 	}
 }
 
-/* Wait up to @ms for @closes closes in all. */
-static int
-log_wait_closes(struct log_scan *s, unsigned int closes, int ms)
-{
-	int64_t end = vdrv_now_ms() + ms;
-
-	for (;;) {
-		log_poll(s);
-		if (s->closes >= closes)
-			return 0;
-		if (vdrv_now_ms() >= end)
-			return -ETIMEDOUT;
-		usleep(1000);
-	}
-}
-
 /* ---- dpdk-vdpa's resources ---- */
 
 struct res {
 	long fds;
 	long threads;
 	long rss_kb;
-	long maps;	/* the last close's IOMMU mappings */
+	long maps;	/* the simulated IOMMU's mappings */
 };
 
 static long
@@ -212,8 +184,9 @@ rss_kb(pid_t pid)
  * sample until fds and threads hold still for 100 ms (at most 2 s).
  */
 static void
-res_sample(pid_t pid, struct log_scan *log, struct res *r)
+res_sample(const struct vdpa_proc *v, struct res *r)
 {
+	pid_t pid = v->pid;
 	int64_t end = vdrv_now_ms() + 2000;
 	long fds = -2, threads = -2;
 	int still = 0;
@@ -227,8 +200,7 @@ res_sample(pid_t pid, struct log_scan *log, struct res *r)
 		threads = r->threads;
 	}
 	r->rss_kb = rss_kb(pid);
-	log_poll(log);
-	r->maps = log->last_held;
+	r->maps = vdpa_proc_tel_int(v, VDPA_PROC_SIM0_INFO, "iommu_mappings");
 }
 
 /* ---- One cycle ---- */
@@ -257,6 +229,8 @@ struct stress {
 	unsigned int hangups;
 	struct plan prev;	/* the cycle before */
 	uint64_t frames;
+	long closes;		/* the VF's, as its telemetry counts them */
+	unsigned int closes_held;	/* closes after which IOMMU mappings stayed */
 };
 
 static void
@@ -505,11 +479,33 @@ cycle_fail(struct stress *s, const struct plan *p, const char *what, int ret)
 		vdpa_proc_log_tail(&s->v, 12);
 }
 
-/* One cycle; the driver must log its close. */
+/*
+ * Wait up to @ms until the VF was closed @closes times in all, then check
+ * that its simulated IOMMU holds nothing: the VF is stopped.
+ */
+static int
+close_wait(struct stress *s, long closes, int ms)
+{
+	int64_t end = vdrv_now_ms() + ms;
+	long n;
+
+	while ((n = vdpa_proc_closes(&s->v)) < closes) {
+		if (vdrv_now_ms() >= end)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
+	s->closes = n;
+	if (vdpa_proc_tel_int(&s->v, VDPA_PROC_SIM0_INFO,
+			      "iommu_mappings") != 0)
+		s->closes_held++;
+	return 0;
+}
+
+/* One cycle; the VF must be closed at its end. */
 static int
 cycle_run(struct stress *s, unsigned int i)
 {
-	unsigned int closes = s->log.closes + 1;
+	long closes = s->closes + 1;
 	struct plan p;
 	int ret, r;
 
@@ -517,16 +513,17 @@ cycle_run(struct stress *s, unsigned int i)
 	ret = p.kill ? cycle_kill(s, &p) : cycle_clean(s, &p);
 	if (ret < 0) {
 		cycle_fail(s, &p, "traffic", ret);
-		/* A failed configuration logs no close. */
-		log_poll(&s->log);
-		closes = s->log.closes;
+		/* A failed configuration may have counted no close. */
+		closes = vdpa_proc_closes(&s->v);
+		if (closes < s->closes)
+			closes = s->closes;
 	}
 	s->kills += p.kill;
 	s->logged += p.log;
 	s->hangups += p.hangup;
-	r = log_wait_closes(&s->log, closes, CLOSE_MS);
+	r = close_wait(s, closes, CLOSE_MS);
 	if (r < 0 && ret == 0)
-		cycle_fail(s, &p, "no close logged", r);
+		cycle_fail(s, &p, "no close counted", r);
 	s->consec = ret < 0 || r < 0 ? s->consec + 1 : 0;
 	s->done++;
 	s->prev = p;
@@ -574,8 +571,8 @@ summary(const struct stress *s, double secs, double measured)
 	       s->done < WARMUP ? s->done : WARMUP, s->kills, s->logged,
 	       s->hangups, (unsigned long long)s->frames);
 	printf("  closes: %u, %u of them with IOMMU mappings held; "
-	       "driver errors logged: %u\n", s->log.closes,
-	       s->log.closes_held, s->log.errors);
+	       "driver errors logged: %u\n", (unsigned int)s->closes,
+	       s->closes_held, s->log.errors);
 	printf("  %.1f s in all, %.0f cycles/s after the warm-up "
 	       "(a shared machine: timings are noisy)\n",
 	       secs, measured > 0 ? n / measured : 0.0);
@@ -625,13 +622,13 @@ stress_run(struct stress *s, int64_t t0)
 	fflush(stdout);
 	ret = cycles(s, 0, warm);
 	if (ret == 0) {
-		res_sample(s->v.pid, &s->log, &a);
+		res_sample(&s->v, &a);
 		t1 = vdrv_now_ms();
 		ret = cycles(s, warm, s->cycles);
 	}
 	t2 = vdrv_now_ms();
 	if (ret == 0) {
-		res_sample(s->v.pid, &s->log, &b);
+		res_sample(&s->v, &b);
 		ret = res_report(&a, &b);
 	}
 	summary(s, (t2 - t0) / 1000.0, t1 > 0 ? (t2 - t1) / 1000.0 : 0);
@@ -713,7 +710,7 @@ int
 main(int argc, char **argv)
 {
 	static struct stress s = {
-		.log = { .fd = -1, .last_held = -1 },
+		.log = { .fd = -1 },
 	};
 	int64_t t0 = vdrv_now_ms();
 	int ret;

@@ -28,7 +28,9 @@ import traceback
 
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
+# The driver, and the simulator's plugin, which needs it loaded first.
 PLUGIN = 'librte_vdpa_ifc.so'
+SIM_PLUGIN = 'librte_vdpa_ifc_sim.so'
 LOG_LEVEL = '--log-level=pmd.vdpa.ifcvf*:info'
 STAT_NAMES = ('completed_descriptors', 'kicks_relayed', 'interrupts_relayed',
               'used_entries_relayed')
@@ -246,16 +248,30 @@ class Env:
 
     # -- the programs ---------------------------------------------------
 
+    def plugins(self, plugin_dir=None):
+        """EAL's -d arguments for the driver (the build's, or the folder
+        @plugin_dir; '': no plugin at all) and the simulator's plugin after
+        it, and the environment that finds them by their bare names (EAL
+        refuses a path below a world-writable folder). EAL opens the files
+        it is given before those of a folder: the simulator's plugin finds
+        the driver it needs through LD_LIBRARY_PATH, @plugin_dir's then,
+        and EAL opens that same file again later."""
+        if plugin_dir == '':
+            return [], None
+        libs = [plugin_dir or self.path('drivers', 'vdpa', 'ifc'),
+                self.path('drivers', 'vdpa', 'ifc_sim')]
+        return (['-d', plugin_dir or PLUGIN, '-d', SIM_PLUGIN],
+                {'LD_LIBRARY_PATH': ':'.join(libs)})
+
     def start_vdpa(self, vdevs, interactive=False, name='vdpa',
                    plugin_dir=None, log_level=LOG_LEVEL):
-        """dpdk-vdpa with the plugin and @vdevs (vdev strings); with
-        @plugin_dir, EAL's -d of that folder instead of the build's file
-        ('': no -d at all)."""
-        plugin = PLUGIN if plugin_dir is None else plugin_dir
+        """dpdk-vdpa with the plugins and @vdevs (vdev strings); with
+        @plugin_dir, the driver from that folder (plugins())."""
+        plugins, libs = self.plugins(plugin_dir)
         argv = ['stdbuf', '-oL', self.path('app', 'test-vdpa', 'dpdk-vdpa'),
                 '-l', '0', '--no-pci', '--no-huge', '-m', '256',
                 '--file-prefix=' + self.prefix(name)]
-        argv += (['-d', plugin] if plugin else []) + log_level.split()
+        argv += plugins + log_level.split()
         for v in vdevs:
             argv += ['--vdev', v]
         argv.append('--')
@@ -263,8 +279,7 @@ class Env:
             argv.append('--interactive')
         else:
             argv += ['--iface', os.path.join(self.sockdir, 'sock')]
-        proc = Proc(self, name, argv, dpdk_env(None if plugin_dir else {
-            'LD_LIBRARY_PATH': self.path('drivers', 'vdpa', 'ifc')}))
+        proc = Proc(self, name, argv, dpdk_env(libs))
         proc.interactive = interactive
         if self.vdpa is None:
             self.vdpa = proc
@@ -618,7 +633,7 @@ BAD_DEVARGS = [
                      'wire', 'mac', 'sw-live-migration', 'relay',
                      'relay-core']),
     # A bare key: refused before any parser sees it.
-    ('truth', ['devarg "truth" needs a value', 'truth=...']),
+    ('disk', ['devarg "disk" needs a value', 'disk=...']),
     ('relay=busy', ['relay=busy', 'epoll', 'poll']),
     ('relay-core=nine', ['relay-core=nine', 'CPU']),
     ('relay-core=100000', ['relay-core=100000', 'CPU']),
@@ -650,13 +665,15 @@ def test_bad_devargs(env):
               '%s: a vhost-user socket for the refused VF' % arg)
         rc = vdpa.stop('q\n')
         log = vdpa.text()
+        # The driver's lines (IFCVF:) or the simulator plugin's
+        # (IFCVF_SIM:, its own keys).
         errs = [ln for ln in log.splitlines()
-                if 'IFCVF' in ln and 'IFCVF_SIM' not in ln and
+                if 'IFCVF' in ln and
                 ('refused' in ln or 'devarg' in ln or not more)]
-        check(errs, '%s: the driver logged nothing' % arg)
+        check(errs, '%s: the plugins logged nothing' % arg)
         for w in words:
             check(any(w in ln for ln in errs),
-                  '%s: no driver log line names "%s"' % (arg, w))
+                  '%s: no log line of the plugins names "%s"' % (arg, w))
         print('  %s: exit %s, %s' % (arg, rc, errs[0].strip()))
 
 
@@ -777,6 +794,26 @@ def telemetry(env, cmd, name=None, required=True):
     return telemetry_many(env, [cmd], name, required)[0]
 
 
+TRUTH_PER_REPLY = 256  # page frames a /vdpa_ifcvf_sim/truth reply lists
+
+
+def sim_truth(env, dev):
+    """The simulator's record of the pages VF @dev's device wrote since
+    its reset (stable once the device stopped), a set of page frames: the
+    first reply says how many, one connection asks for the rest."""
+    cmd = '/vdpa_ifcvf_sim/truth,%s,%%d' % dev
+    first = telemetry(env, cmd % 0)
+    rest = range(len(first['pfns']), first['pages'], TRUTH_PER_REPLY)
+    replies = [first] + (telemetry_many(env, [cmd % i for i in rest])
+                         if rest else [])
+    pfns = {p for r in replies for p in r['pfns']}
+    check(len(pfns) == first['pages'] and
+          all(r['pages'] == first['pages'] for r in replies),
+          '%s: the truth changed while read (%d pages of %d)' % (
+              dev, len(pfns), first['pages']))
+    return pfns
+
+
 def vf_info(env, dev, name=None):
     return telemetry(env, '/vdpa_ifcvf/info,' + dev, name)
 
@@ -839,6 +876,18 @@ def test_telemetry(env):
               sim['iommu_mappings'] == 0 and sim['starts'] == starts[dev],
               '%s: left after the close (or started again): %s %s' % (
                   dev, info, sim))
+        # The device's record of the pages it wrote (RX buffers, used
+        # rings), paged; empty again after a reset.
+        truth = sim_truth(env, dev)
+        check(truth and len(truth) == sim['pages_written'],
+              '%s: %d pages in the truth, %d written' % (
+                  dev, len(truth), sim['pages_written']))
+        telemetry(env, '/vdpa_ifcvf_sim/truth_reset,' + dev)
+        check(not sim_truth(env, dev) and telemetry(
+            env, '/vdpa_ifcvf_sim/info,' + dev)['pages_written'] == 0,
+              '%s: the truth is not empty after its reset' % dev)
+        print('  %s: the device wrote %d pages, %d truth replies' % (
+            dev, len(truth), -(-len(truth) // TRUTH_PER_REPLY)))
     env.stop_vdpa()
 
 
@@ -933,9 +982,11 @@ def eal_opened(vdpa):
 def test_installed_plugin(env):
     """meson install --destdir: the plugin lands in the installed DPDK's
     own plugin folder (the one EAL loads without -d), not over Debian's
-    librte_vdpa_ifc.so; dpdk-vdpa given only that staged folder (-d DIR,
-    no file, no LD_LIBRARY_PATH) loads it next to DPDK's own IFC driver
-    and our drivers take the devices: traffic through two sims."""
+    librte_vdpa_ifc.so, and it is the only file (the simulator's plugin is
+    not installed); dpdk-vdpa given only that staged folder for the driver
+    (-d DIR, no file) and the build's simulator plugin loads it next to
+    DPDK's own IFC driver and our drivers take the devices: traffic
+    through two sims."""
     stage = os.path.join(env.dir, 'stage')
     out = subprocess.run(['meson', 'install', '-C', env.build, '--destdir',
                           stage, '--no-rebuild', '--quiet'],

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 
+import e2e
 from e2e import EXIT_FAIL, Failure, check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -194,13 +195,40 @@ def show_diff(gpa, x, y):
         for i, j in runs)))
 
 
-def read_truth(path):
-    """The page frames a simulated VF's truth= file lists, or None."""
-    try:
-        with open(path) as f:
-            return {int(x, 16) for x in f.read().split()}
-    except OSError:
-        return None
+def vf_logging(env, dev):
+    """How the driver logs VF @dev's dirty pages: 'off', 'hw' or 'sw'."""
+    return e2e.vf_info(env, dev)['logging']
+
+
+def check_log_mode(env, dev, mode):
+    """VF @dev logged in @mode, 'hw' or 'sw' (telemetry's set-up counts)."""
+    info = e2e.vf_info(env, dev)
+    key = 'hw_log_setups' if mode == 'hw' else 'shadow_setups'
+    check(info[key] > 0, '%s did not log in %s mode: %s' % (
+        dev, mode.upper(), info))
+    print('  %s: %s %d' % (dev, key, info[key]))
+
+
+class Truth:
+    """The simulator's record of the pages VF @dev's device wrote
+    (/vdpa_ifcvf_sim/truth), started once the driver logs: each page of it
+    one the device wrote while logging. poll() until started."""
+
+    def __init__(self, env, dev):
+        self.env = env
+        self.dev = dev
+        self.started = False
+
+    def poll(self):
+        """Once the driver logs, reset the record (the first time)."""
+        if not self.started and vf_logging(self.env, self.dev) != 'off':
+            e2e.telemetry(self.env, '/vdpa_ifcvf_sim/truth_reset,' +
+                          self.dev)
+            self.started = True
+
+    def pages(self):
+        """Every page frame in the record."""
+        return e2e.sim_truth(self.env, self.dev)
 
 
 def queue_status(guest, q):
@@ -230,7 +258,7 @@ def ring_pages(guest):
     return pages
 
 
-def check_ram(truth_file, src, dst, stable_buffers=True):
+def check_ram(truth, src, dst, stable_buffers=True):
     """Source and destination guest RAM, page by page. A differing ring
     page is a dirty page the driver failed to log: a failure. So is a
     differing page the device wrote while logging (the simulator's
@@ -242,16 +270,15 @@ def check_ram(truth_file, src, dst, stable_buffers=True):
     frontend (blk_log). Other differing pages were written by the guest's
     CPU only: QEMU's own dirty tracking (the control_vhost run, without
     vDPA, shows them too); reported, and left to the guest's checks.
-    @truth_file: the source VF's truth= file. True when QEMU is shown to
+    @truth: the source VF's Truth, started. True when QEMU is shown to
     have lost guest CPU writes (pages differ, none a ring page nor one the
     device wrote), else False."""
     size, diff = compare_ram(src, dst)
     if not diff:
         print('  guest RAM: %d MiB identical on both sides' % (size >> 20))
         return False
-    truth = read_truth(truth_file)
-    check(truth is not None, 'no ground truth from the source VF (%s)' %
-          truth_file)
+    check(truth.started, 'the driver never logged %s: no truth' % truth.dev)
+    truth = truth.pages()
     rings = ring_pages(src)
     check(rings or stable_buffers, 'QEMU tells no ring address: the ring '
           'pages, the only pages that fail this check, are unknown')
@@ -335,10 +362,13 @@ def check_vdpa_alive(vdpa, when):
                   (how, when, vdpa.env.dir))
 
 
-def poll_migration(src, until, timeout, vdpa=None):
-    """query-migrate until @until(info) is true; the last info."""
+def poll_migration(src, until, timeout, vdpa=None, truth=None):
+    """query-migrate until @until(info) is true; the last info. @truth (a
+    Truth) is polled each time, until it started."""
     end = time.monotonic() + timeout
     while True:
+        if truth is not None:
+            truth.poll()
         info = src.qmp.cmd('query-migrate')
         st = info.get('status')
         check_vdpa_alive(vdpa, 'during the migration (%s, %.1f MB sent)' % (

@@ -7,8 +7,9 @@
  * dpdk-vdpa, serving a simulated VF through the driver, to log dirty
  * pages as QEMU does, drives numbered frames over a looped wire, and
  * compares the dirty log with the simulator's ground truth: every page
- * the device wrote (the truth=<file> devarg, written at each close) must
- * be marked in the log. A VF reset drops the frames the VF holds for
+ * the device wrote since logging started (the simulator's record, reset
+ * once LOG_ALL took effect and read back after a close through telemetry,
+ * /vdpa_ifcvf_sim/truth) must be marked in the log. A VF reset drops the frames the VF holds for
  * want of RX buffers, as a NIC does: a case passes only if the frames
  * its flows lost are exactly those the simulator says its resets
  * dropped. Each case runs in these modes:
@@ -19,7 +20,7 @@
  *
  *   test_migration <builddir> <case>|all|list [<mode>|all]
  *
- * TEST_MIG_KEEP_LOG=1 keeps dpdk-vdpa's log and the truth file.
+ * TEST_MIG_KEEP_LOG=1 keeps dpdk-vdpa's log.
  */
 
 #include <errno.h>
@@ -87,10 +88,9 @@ static const struct mode modes[] = {
 
 static const struct mode *mode;
 
-/* The dpdk-vdpa of the running case, and its VF's truth file. */
+/* The dpdk-vdpa of the running case. */
 static struct vdpa_proc vdpa;
 static const char *const vdpa_args[] = { "--no-shconf", NULL };
-static char truth_path[192];
 
 /* A number of the VF's telemetry, the driver's or the simulator's. */
 static long
@@ -164,27 +164,74 @@ pages_has(const struct pages *p, uint64_t pfn)
 	return false;
 }
 
+#define TRUTH_CMD	"/vdpa_ifcvf_sim/truth,vdpa_ifcvf_sim0"
+
+/* The VF's record of the pages its device wrote starts again, empty. */
+static int
+truth_reset(void)
+{
+	char reply[256];
+
+	return vdpa_proc_telemetry(&vdpa, "/vdpa_ifcvf_sim/truth_reset,"
+				   "vdpa_ifcvf_sim0", reply, sizeof(reply));
+}
+
 /*
- * Add the truth file's pages (written by the close that the last
- * GET_VRING_BASE or SET_MEM_TABLE reply followed) to @p.
+ * One page of the record, from its @from-th page frame on, added to @p:
+ * the number the reply lists, or -1; *total the record's size.
+ */
+static long
+truth_read_page(struct pages *p, size_t from, long *total)
+{
+	char cmd[96], reply[16384];
+	const char *c;
+	char *end;
+	long n = 0;
+	uint64_t pfn;
+
+	snprintf(cmd, sizeof(cmd), TRUTH_CMD ",%zu", from);
+	if (vdpa_proc_telemetry(&vdpa, cmd, reply, sizeof(reply)) < 0)
+		return -1;
+	c = strstr(reply, "\"pages\":");
+	*total = c != NULL ? strtol(c + 8, NULL, 10) : -1;
+	c = strstr(reply, "\"pfns\":[");
+	if (c == NULL || *total < 0)
+		return -1;
+	for (c += 8; *c != ']'; c = end + (*end == ',')) {
+		pfn = strtoull(c, &end, 10);
+		if (end == c)
+			return -1;
+		if (!pages_has(p, pfn))
+			pages_add(p, pfn);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Add the VF's record (the pages its device wrote since truth_reset(),
+ * stable once the device stopped) to @p.
  */
 static int
 truth_read(struct pages *p)
 {
-	FILE *f = fopen(truth_path, "r");
-	unsigned long long pfn;
-	size_t before = p->n;
+	size_t before = p->n, from = 0;
+	long n, total = 0;
 
-	if (f == NULL) {
-		fprintf(stderr, "no truth file %s: %s\n", truth_path,
-			strerror(errno));
+	do {
+		n = truth_read_page(p, from, &total);
+		if (n < 0) {
+			fprintf(stderr, "no truth from %s at page %zu\n",
+				TRUTH_CMD, from);
+			return -1;
+		}
+		from += n;
+	} while (n > 0 && (long)from < total);
+	if ((long)from != total) {
+		fprintf(stderr, "the truth lists %zu pages of %ld\n", from,
+			total);
 		return -1;
 	}
-	while (fscanf(f, "%llx", &pfn) == 1)
-		if (!pages_has(p, pfn))
-			pages_add(p, pfn);
-	fclose(f);
-	unlink(truth_path);
 	printf("  truth: %zu new pages\n", p->n - before);
 	return 0;
 }
@@ -649,12 +696,21 @@ guest_open(struct vu_guest *g, uint64_t log_size)
 	return 0;
 }
 
-/* LOG_ALL on or off; the backend has handled it when this returns. */
+/*
+ * LOG_ALL on or off; the backend has handled it when this returns. Once
+ * a driver that did not log does, the truth starts: each page the device
+ * writes from then on must be in the log.
+ */
 static int
 log_all(struct vu_guest *g, bool on)
 {
+	bool was_off = vdpa_proc_tel_has(&vdpa, VDPA_PROC_VF0_INFO,
+					 "\"logging\":\"off\"");
+
 	CHECK_EQ(vu_guest_log_all(g, on), 0);
 	CHECK_EQ(vu_guest_sync(g), 0);
+	if (on && was_off)
+		CHECK_EQ(truth_reset(), 0);
 	return 0;
 }
 
@@ -1413,15 +1469,13 @@ run_case(const struct mig_case *c, const struct mode *m)
 	snprintf(name, sizeof(name), "%s_%s", c->name, m->name);
 	snprintf(what, sizeof(what), "migration/%s", name);
 	vdpa_proc_init(&vdpa, "test_mig", name);
-	snprintf(truth_path, sizeof(truth_path), "%s/truth", vdpa.dir);
 	if (c->blk)
 		snprintf(devargs, sizeof(devargs),
-			 "type=blk,capacity=%u,queues=%u,truth=%s,%s",
-			 BLK_CAPACITY, BLK_QUEUES, truth_path, m->devargs);
+			 "type=blk,capacity=%u,queues=%u,%s",
+			 BLK_CAPACITY, BLK_QUEUES, m->devargs);
 	else
-		snprintf(devargs, sizeof(devargs),
-			 "qp=%u,wire=loop,truth=%s,%s", NR_PAIRS, truth_path,
-			 m->devargs);
+		snprintf(devargs, sizeof(devargs), "qp=%u,wire=loop,%s",
+			 NR_PAIRS, m->devargs);
 	the_case = c;
 	return vdpa_proc_run(&vdpa, devargs, case_run, what);
 }

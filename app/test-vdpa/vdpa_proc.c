@@ -46,7 +46,7 @@ vdpa_proc_init(struct vdpa_proc *v, const char *tag, const char *name)
 static void
 child_exec(const struct vdpa_proc *v, const char *fifo, const char *devargs)
 {
-	char prog[256], libdir[256], iface[192], fp[96], vdev[512];
+	char prog[256], libdir[512], iface[192], fp[96], vdev[512];
 	const char *preload = getenv("IFCVF_SAN_PRELOAD");
 	const char *argv[MAX_ARGS];
 	unsigned int n = 0, i;
@@ -66,7 +66,9 @@ child_exec(const struct vdpa_proc *v, const char *fifo, const char *devargs)
 	 * EAL refuses a -d path below a world-writable folder (a clone in
 	 * /tmp): a bare name, found through LD_LIBRARY_PATH.
 	 */
-	snprintf(libdir, sizeof(libdir), "%s/drivers/vdpa/ifc", v->build_dir);
+	snprintf(libdir, sizeof(libdir),
+		 "%s/drivers/vdpa/ifc:%s/drivers/vdpa/ifc_sim", v->build_dir,
+		 v->build_dir);
 	setenv("LD_LIBRARY_PATH", libdir, 1);
 	/*
 	 * The sanitizer build (meson test sets it): dpdk-vdpa, unsanitized,
@@ -96,8 +98,11 @@ child_exec(const struct vdpa_proc *v, const char *fifo, const char *devargs)
 	argv[n++] = "-m";
 	argv[n++] = "256";
 	argv[n++] = fp;
+	/* The driver, then the simulator's plugin, which needs it. */
 	argv[n++] = "-d";
 	argv[n++] = "librte_vdpa_ifc.so";
+	argv[n++] = "-d";
+	argv[n++] = "librte_vdpa_ifc_sim.so";
 	argv[n++] = "--log-level=pmd.vdpa.ifcvf*:info";
 	for (i = 0; v->eal_args != NULL && v->eal_args[i] != NULL; i++)
 		if (n < MAX_ARGS - 6)

@@ -47,9 +47,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 import e2e  # noqa: E402
 from e2e import (EXIT_FAIL, EXIT_SKIP, Failure, Proc, check,  # noqa: E402
                  query_stats, wait_until)
-from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp,  # noqa: E402
-                  build_image, check_ram, check_ring_bases, check_vdpa_alive,
-                  guest_oops, poll_migration, run_attempts)
+from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp, Truth,  # noqa: E402
+                  build_image, check_log_mode, check_ram, check_ring_bases,
+                  check_vdpa_alive, guest_oops, poll_migration, run_attempts)
 
 QEMU = 'qemu-system-x86_64'
 DEV = 'vdpa_ifcvf_sim0'
@@ -243,18 +243,9 @@ def check_disk_file(path, rounds):
           'else' % (CAPACITY - newer, last, newer, last + 1))
 
 
-def check_log_mode(env, mode):
-    """The source's VF logged in @mode (telemetry's set-up counts)."""
-    info = e2e.vf_info(env, DEV)
-    key = 'hw_log_setups' if mode == 'hw' else 'shadow_setups'
-    check(info[key] > 0, '%s did not log in %s mode: %s' % (
-        DEV, mode.upper(), info))
-    print('  %s: %s %d' % (DEV, key, info[key]))
-
-
-def migrate(env, src, vdpa):
-    """Live-migrate @src to a destination on sock1, paused once loaded;
-    the destination."""
+def migrate(env, src, vdpa, truth):
+    """Live-migrate @src to a destination on sock1, paused once loaded,
+    starting @truth (a Truth) once the driver logs; the destination."""
     uri = 'unix:' + os.path.join(env.sockdir, 'mig')
     dst = Guest(env, src.image, env.sock(1), src.nr_vqs, name='dst',
                 incoming=uri, rounds=True)
@@ -263,7 +254,7 @@ def migrate(env, src, vdpa):
     t0 = time.monotonic()
     src.qmp.cmd('migrate', uri=uri)
     info = poll_migration(src, lambda i: i.get('status') == 'completed',
-                          MIGRATE_TIMEOUT, vdpa)
+                          MIGRATE_TIMEOUT, vdpa, truth)
     ram = info.get('ram', {})
     print('  migration: %.1f s wall, downtime %s ms, %.1f MB sent, %s '
           'dirty-sync rounds' % (time.monotonic() - t0, info.get('downtime'),
@@ -280,18 +271,18 @@ def migrate(env, src, vdpa):
 
 def run_migration(env, image, queues, mode, extra=''):
     disk = os.path.join(env.dir, 'disk')
-    truth = os.path.join(env.dir, 'truth0')
     vf = '%%s,type=blk,capacity=%d,queues=%d,disk=%s%s' % (
         CAPACITY, queues, disk, extra)
-    vdpa = env.start_vdpa([vf % DEV + ',truth=' + truth, vf % DST],
+    vdpa = env.start_vdpa([vf % DEV, vf % DST],
                           interactive=True)
     env.create_ports(vdpa, [DEV, DST])
     src = Guest(env, image, env.sock(0), queues, name='src', rounds=True)
     check_first_pass(src, queues)
     first = src.wait_rounds(1, ROUND_TIMEOUT)
     check_rounds(src, first)
-    dst = migrate(env, src, vdpa)
-    check_log_mode(env, mode)
+    truth = Truth(env, DEV)
+    dst = migrate(env, src, vdpa, truth)
+    check_log_mode(env, DEV, mode)
     env.qemu_ram_diff = check_ram(truth, src, dst, stable_buffers=False)
     dst.qmp.cmd('cont')
     check(wait_until(lambda: not dst.proc.alive() or

@@ -66,15 +66,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 # pylint: disable=wrong-import-position
 import e2e  # noqa: E402
-from e2e import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, PLUGIN,  # noqa: E402
+from e2e import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP,  # noqa: E402
                  LOG_LEVEL, Failure, Proc, Skip,
                  check, dpdk_env, format_stats, query_stats, wait_until)
-from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp,  # noqa: E402
-                  build_image, check_ram, check_ring_bases, check_vdpa_alive,
-                  compare_ram, guest_oops, poll_migration, queue_status,
-                  ram_fd_path, run_attempts, vring_bases)
+from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp, Truth,  # noqa: E402
+                  build_image, check_log_mode, check_ram, check_ring_bases,
+                  check_vdpa_alive, compare_ram, guest_oops, poll_migration,
+                  queue_status, ram_fd_path, run_attempts, vf_logging,
+                  vring_bases)
 
 QEMU = 'qemu-system-x86_64'
+VIRTIO_CONFIG_S_DRIVER_OK = 4
+VIRTIO_F_VERSION_1 = 32
 GUEST_MAC = '52:54:00:12:34:56'
 PEER_MAC = '02:00:00:00:00:01'
 WINDOW = 32            # echo requests the guest keeps in flight
@@ -328,17 +331,16 @@ def start_vdpa(env, extra, pairs=1):
     """Interactive dpdk-vdpa (for its stats command): sockN is simN, each
     with @pairs queue pairs."""
     qp = ',qp=%d' % pairs
-    args = [SIMS[0] + ',wire=' + SIMS[2] + ',truth=' + truth_path(env) +
-            qp + extra, SIMS[1] + ',wire=' + SIMS[3] + qp + extra,
+    args = [SIMS[0] + ',wire=' + SIMS[2] + qp + extra, SIMS[1] + ',wire=' + SIMS[3] + qp + extra,
             SIMS[2] + qp, SIMS[3] + qp]
+    plugins, libs = env.plugins()
     argv = ['stdbuf', '-oL', env.path('app', 'test-vdpa', 'dpdk-vdpa'),
             '-l', '0', '--no-pci', '--no-huge', '-m', '256',
-            '--file-prefix=' + env.prefix('vdpa'), '-d', PLUGIN, LOG_LEVEL]
+            '--file-prefix=' + env.prefix('vdpa')] + plugins + [LOG_LEVEL]
     for v in args:
         argv += ['--vdev', v]
     argv += ['--', '--interactive']
-    vdpa = Proc(env, 'vdpa', argv, dpdk_env({
-        'LD_LIBRARY_PATH': env.path('drivers', 'vdpa', 'ifc')}))
+    vdpa = Proc(env, 'vdpa', argv, dpdk_env(libs))
     for i, dev in enumerate(SIMS):
         vdpa.send('create %s %s\n' % (env.sock(i), dev))
 
@@ -350,12 +352,6 @@ def start_vdpa(env, extra, pairs=1):
     return vdpa
 
 
-def truth_path(env):
-    """sim0 writes there, at each close, the guest frames it wrote since
-    dirty logging started (the simulator's ground truth)."""
-    return os.path.join(env.dir, 'truth0')
-
-
 def sim0_counts(vdpa):
     """(completed descriptors, used entries relayed) of sim0's queues."""
     st = query_stats(vdpa, SIMS[0], 2)
@@ -363,10 +359,9 @@ def sim0_counts(vdpa):
             sum(q.get('used_entries_relayed', 0) for q in st.values()))
 
 
-def configured_queues(vdpa, dev):
-    """How many queues @dev's last dev_conf saw."""
-    n = vdpa_lines(vdpa, r'%s: configured, (\d+) queues' % dev)
-    return int(n[-1]) if n else None
+def configured_queues(env, dev):
+    """How many queues @dev's frontend has (the driver's telemetry)."""
+    return e2e.vf_info(env, dev)['queues']
 
 
 def check_pairs(vdpa, dev, guest, before=None):
@@ -408,7 +403,7 @@ def check_pairs(vdpa, dev, guest, before=None):
     print('\n'.join(rows))
     check(not idle, '%s: no traffic on %s; %s\'s dev_conf saw %s queues '
           '(%d wanted)' % (guest.name, '; '.join(idle), dev,
-                           configured_queues(vdpa, dev), 2 * pairs))
+                           configured_queues(guest.env, dev), 2 * pairs))
     return checkers, queues
 
 
@@ -466,7 +461,7 @@ ANNOUNCE_RE = (r'^  ETH:  src=%s dst=FF:FF:FF:FF:FF:FF type=0x0806' %
                GUEST_MAC.upper())
 
 
-def check_features(guest, vdpa, dev, src=None):
+def check_features(guest, dev, src=None):
     """The guest acked what its NIC offers (VERSION_1 unless legacy,
     GUEST_ANNOUNCE unless turned off) and @dev's VF runs with the guest's
     features and their net header length. A destination's console starts
@@ -480,11 +475,13 @@ def check_features(guest, vdpa, dev, src=None):
         guest.name, 'no' if not v1 else ''))
     check(ann == nic.announce, '%s: GUEST_ANNOUNCE %sacked' % (
         guest.name, '' if ann else 'not '))
-    m = vdpa_lines(vdpa, r'%s: DRIVER_OK, features (0x[0-9a-f]+)( \(legacy\))?'
-                   r', net header (\d+) bytes' % dev)
-    check(m, '%s: the VF never reached DRIVER_OK' % dev)
-    feat, leg, hdr = m[-1]
-    check(bool(leg) == nic.legacy and int(hdr) == nic.hdr_len(),
+    sim = e2e.telemetry(guest.env, '/vdpa_ifcvf_sim/info,' + dev)
+    check(sim['status'] & VIRTIO_CONFIG_S_DRIVER_OK,
+          '%s: the VF is not at DRIVER_OK: %s' % (dev, sim))
+    feat, hdr = '0x%x' % sim['driver_features'], sim['net_header']
+    leg = '' if sim['driver_features'] >> VIRTIO_F_VERSION_1 & 1 \
+        else ' (legacy)'
+    check(bool(leg) == nic.legacy and hdr == nic.hdr_len(),
           '%s runs with features %s%s, a %s-byte net header (want %s, %d)' %
           (dev, feat, leg, hdr, 'legacy' if nic.legacy else 'VERSION_1',
            nic.hdr_len()))
@@ -529,10 +526,6 @@ def start_migration(env, src, bandwidth):
     return dst
 
 
-def vdpa_lines(vdpa, pattern):
-    return re.findall(pattern, vdpa.text(), re.M)
-
-
 def start_vhost_peer(env, pairs=1):
     """The control: no vDPA, testpmd's net_vhost (DPDK's software vhost
     datapath) serves sock0 and sock1 and answers the echo requests."""
@@ -556,14 +549,15 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
     vdpa = start_vdpa(env, extra, pairs)
     peer = start_peer(env, pairs)
     src = boot_source(env, image, vdpa, pairs, nic=nic)
-    check_features(src, vdpa, SIMS[0])
+    check_features(src, SIMS[0])
     print('  source, every pair before the migration:')
     check_pairs(vdpa, SIMS[0], src)
     t0 = time.monotonic()
     dst = start_migration(env, src, MIGRATE_BW)
     before = src.stats()
+    truth = Truth(env, SIMS[0])
     info = poll_migration(src, lambda i: i.get('status') == 'completed',
-                          MIGRATE_TIMEOUT, vdpa)
+                          MIGRATE_TIMEOUT, vdpa, truth)
     took = time.monotonic() - t0
     during = src.stats()
     ram = info.get('ram', {})
@@ -578,21 +572,15 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
         during['rcvd'] - before['rcvd']))
 
     # The device's log: logging started on A in the expected mode.
-    check(vdpa_lines(vdpa, r'vdpa_ifcvf_sim0: dirty logging on'),
-          'the driver never saw VHOST_F_LOG_ALL on sim0')
-    if mode == 'hw':
-        check(vdpa_lines(vdpa, r'vdpa_ifcvf_sim0: HW dirty logging'),
-              'sim0 did not log in HW mode')
-    else:
-        check(vdpa_lines(vdpa, r'vdpa_ifcvf_sim0: queues on shadow rings'),
-              'sim0 did not go to shadow rings (SW mode)')
+    check(truth.started, 'the driver never logged on sim0 (VHOST_F_LOG_ALL)')
+    check_log_mode(env, SIMS[0], 'hw' if mode == 'hw' else 'sw')
 
     # The destination (-S) pauses once it loaded the last of the stream.
     check(wait_until(lambda: not dst.proc.alive() or
                      dst.qmp.cmd('query-status')['status'] == 'paused',
                      20, 0.1) and dst.proc.alive(),
           'the destination did not finish loading')
-    env.qemu_ram_diff = check_ram(truth_path(env), src, dst)
+    env.qemu_ram_diff = check_ram(truth, src, dst)
     # The announce: nothing broadcast on D's wire yet; the peer prints
     # each frame's header from now until check_announce().
     bc0 = peer_broadcasts(peer, 1)
@@ -635,9 +623,9 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
     lost = {c: v['lost'] for c, v in last[0].items() if v['lost'] > bound}
     check(not lost, 'requests lost (bound %d a checker): %s' % (
         bound, ', '.join('checker %d %d' % kv for kv in lost.items())))
-    check(vdpa_lines(vdpa, r'vdpa_ifcvf_sim1: configured'),
+    check(e2e.vf_info(env, SIMS[1])['configures'] > 0,
           'sim1 was never configured')
-    check_features(dst, vdpa, SIMS[1], src)
+    check_features(dst, SIMS[1], src)
     print('  after (destination, guest t=%d ms): %s' % (s['t'], fmt(s)))
     print('  lost over the whole run: %d (bound %d a checker), late %d, '
           'corrupt 0' % (s['lost'], bound, s['late']))
@@ -726,9 +714,8 @@ def run_cancel(env, image, extra, mode):
     poll_migration(src, lambda i: i.get('status') == 'active' and
                    i.get('ram', {}).get('transferred', 0) > 8 << 20,
                    MIGRATE_TIMEOUT)
-    check(wait_until(lambda: vdpa_lines(
-        vdpa, r'vdpa_ifcvf_sim0: dirty logging on'), 10),
-          'the driver never saw VHOST_F_LOG_ALL on sim0')
+    check(wait_until(lambda: vf_logging(env, SIMS[0]) != 'off', 10),
+          'the driver never logged on sim0 (VHOST_F_LOG_ALL)')
     during = src.stats()
     if mode in ('sw', 'virtio'):
         relayed = sim0_counts(vdpa)[1]
@@ -744,8 +731,7 @@ def run_cancel(env, image, extra, mode):
         info.get('total-time', 0) / 1e3,
         info.get('ram', {}).get('transferred', 0) / 1e6,
         info.get('ram', {}).get('dirty-sync-count')))
-    check(wait_until(lambda: vdpa_lines(
-        vdpa, r'vdpa_ifcvf_sim0: dirty logging off'), 10),
+    check(wait_until(lambda: vf_logging(env, SIMS[0]) == 'off', 10),
           'the driver did not see LOG_ALL cleared on sim0')
     check(dst.proc.wait_exit(20) is not None,
           'the destination QEMU did not exit after the cancel')

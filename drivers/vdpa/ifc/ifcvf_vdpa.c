@@ -535,13 +535,6 @@ resume_device(struct ifcvf_internal *ifc, bool log)
 	return ret;
 }
 
-static void
-log_started(struct ifcvf_internal *ifc)
-{
-	if (ifc->bus->log_started != NULL)
-		ifc->bus->log_started(ifc);
-}
-
 /* A net device's new config: the link went up or down. */
 static void
 net_config_changed(struct ifcvf_internal *ifc)
@@ -623,14 +616,6 @@ config_irq_stop(struct ifcvf_internal *ifc)
 	ifc->cfg.fd = -1;
 }
 
-/* Tell the bus glue the device is closed (for its own checks). */
-static void
-closed(struct ifcvf_internal *ifc)
-{
-	if (ifc->bus->closed != NULL)
-		ifc->bus->closed(ifc);
-}
-
 /*
  * Host notifiers: a frontend that maps a queue's doorbell kicks the
  * device directly, past the relay. Offered only for a doorbell with a
@@ -689,7 +674,6 @@ release_datapath(struct ifcvf_internal *ifc)
 	ifc->stay_mediated = false;
 	ifc->configured = false;
 	ifc->nr_closes++;
-	closed(ifc);
 }
 
 /* Stop the running device and hand every queue's ring state back. */
@@ -726,8 +710,6 @@ start_datapath(struct ifcvf_internal *ifc)
 	}
 	ifc->configured = true;
 	ifc->nr_configures++;
-	if (ifc->logging)
-		log_started(ifc);
 	return 0;
 }
 
@@ -1299,8 +1281,6 @@ ifcvf_set_features(int vid)
 		IFCVF_LOG(INFO, "%s: dirty logging %s", ifc->rte_dev->name,
 			  want ? "on" : "off (migration cancelled)");
 		ret = log_switch(ifc, want);
-		if (ret == 0 && want)
-			log_started(ifc);
 	}
 	notifiers_sync(ifc);
 	pthread_mutex_unlock(&ifc->lock);

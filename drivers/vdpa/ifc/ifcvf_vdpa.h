@@ -22,6 +22,7 @@
 #include <rte_vhost.h>
 #include <linux/virtio_ring.h>
 
+#include "ifcvf_bus.h"
 #include "ifcvf_hw.h"
 #include "ifcvf_osdep.h"
 
@@ -35,24 +36,6 @@
 
 struct ifcvf_internal;
 
-struct ifcvf_bus_ops {
-	const char *name;	/* the bus, as telemetry shows it */
-	/* DMA: map [vaddr, vaddr + len) at @iova in the VF's IOMMU domain. */
-	int (*dma_map)(struct ifcvf_internal *ifc, uint64_t vaddr,
-		       uint64_t iova, uint64_t len);
-	int (*dma_unmap)(struct ifcvf_internal *ifc, uint64_t vaddr,
-			 uint64_t iova, uint64_t len);
-	/* Route MSI-X vector i to fds[i] (-1: none); n == 0 routes none. */
-	int (*set_irqs)(struct ifcvf_internal *ifc, const int *fds,
-			uint16_t n);
-	/* Optional. */
-	void (*closed)(struct ifcvf_internal *ifc);	/* after dev_close */
-	void (*log_started)(struct ifcvf_internal *ifc);
-	int (*vfio_group_fd)(struct ifcvf_internal *ifc);
-	int (*vfio_device_fd)(struct ifcvf_internal *ifc);
-	int (*notify_area)(struct ifcvf_internal *ifc, uint16_t qid,
-			   uint64_t *offset, uint64_t *size);
-};
 
 /* Counters of one queue, as get_stats reports them. */
 enum ifcvf_stat {
@@ -248,8 +231,7 @@ int ifcvf_stats_get(struct rte_vdpa_device *vdev, int qid,
 		    struct rte_vdpa_stat *stats, unsigned int n);
 int ifcvf_stats_reset(struct rte_vdpa_device *vdev, int qid);
 
-/* ifcvf_vdpa.c */
-int ifcvf_vdpa_register(struct ifcvf_internal *ifc);
+/* ifcvf_vdpa.c (and the bus interface, ifcvf_bus.h) */
 /*
  * The VF of that device name, kept registered until ifcvf_vdpa_put()
  * (NULL: none, nothing to put).
@@ -259,12 +241,7 @@ void ifcvf_vdpa_put(void);
 /* Call @fn for every registered VF, under the list's lock. */
 void ifcvf_vdpa_foreach(void (*fn)(struct ifcvf_internal *ifc, void *arg),
 			void *arg);
-void ifcvf_vdpa_unregister(struct ifcvf_internal *ifc);
 struct ifcvf_internal *ifcvf_vdpa_find(struct rte_vdpa_device *vdev);
-struct rte_kvargs *ifcvf_kvargs_parse(const char *dev, const char *args,
-				      const char * const valid[]);
-/* Parse sw-live-migration=0|1; -EINVAL with a message otherwise. */
-int ifcvf_devarg_bool(const char *key, const char *value, void *out);
 
 /*
  * ifcvf_mem.c: guest memory. ifcvf_mem_check() refuses an empty, wrapping
@@ -326,8 +303,6 @@ void ifcvf_lm_teardown(struct ifcvf_internal *ifc);
  */
 int ifcvf_relay_add(struct ifcvf_relay_src *src);
 void ifcvf_relay_del(struct ifcvf_relay_src *src);
-/* relay= and relay-core= of @kv into @conf; -EINVAL, logged, if bad. */
-int ifcvf_relay_devargs(struct rte_kvargs *kv, struct ifcvf_relay_conf *conf);
 /*
  * A VF's relay conf, held until ifcvf_relay_release(): refused when it
  * differs from an earlier VF's or from the running thread's (-EINVAL,

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_compat.h>
+
 #include "ifcvf_io.h"
 
 #define IFCVF_VENDOR_ID			0x1af4
@@ -142,8 +144,10 @@ struct ifcvf_hw {
 /*
  * Walk the config space of the device behind @io, find its virtio
  * structures and decide whether BAR4 is an IFCVF LM block.
- * Returns 0, or a negative errno with the reason logged.
+ * Returns 0, or a negative errno with the reason logged. Part of the
+ * driver's bus interface (ifcvf_bus.h): an internal symbol.
  */
+__rte_internal
 int ifcvf_hw_init(struct ifcvf_hw *hw, const struct ifcvf_io *io);
 
 uint8_t ifcvf_hw_get_status(struct ifcvf_hw *hw);

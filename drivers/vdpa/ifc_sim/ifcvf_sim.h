@@ -18,7 +18,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_log.h>
+
 #include "ifcvf_io.h"
+
+/* The simulator's own log type (pmd.vdpa.ifcvf_sim), its vdev's too. */
+extern int ifcvf_sim_logtype;
+
+#define SIM_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, ifcvf_sim_logtype, "IFCVF_SIM: %s(): " \
+		fmt "\n", __func__, ##__VA_ARGS__)
 
 struct ifcvf_sim;
 

@@ -34,13 +34,6 @@
 #include "ifcvf_hw.h"
 #include "ifcvf_sim.h"
 
-/* The simulator's own log type (pmd.vdpa.ifcvf_sim). */
-extern int ifcvf_sim_logtype;
-
-#define SIM_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, ifcvf_sim_logtype, "IFCVF_SIM: %s(): " \
-		fmt "\n", __func__, ##__VA_ARGS__)
-
 #define SIM_CFG_SPACE_SIZE	4096	/* PCIe; the first 256 bytes used */
 #define SIM_MAX_QUEUES		IFCVF_MAX_QUEUES
 #define SIM_MAX_VECTORS		(SIM_MAX_QUEUES + 1)

@@ -4,8 +4,9 @@
 
 /*
  * The simulator's front door: a vdev driver, vdpa_ifcvf_sim, that creates
- * a simulated IFCVF per instance and puts it behind the very same vDPA
- * ops as a PCI VF. Its bus ops are the simulator's IOMMU and MSI-X.
+ * a simulated IFCVF per instance and hands it to the driver through its
+ * bus interface (ifcvf_bus.h), behind the very same vDPA ops as a PCI VF.
+ * Its bus ops are the simulator's IOMMU and MSI-X.
  *
  *   --vdev vdpa_ifcvf_sim0,qp=4,profile=ifcvf,wire=vdpa_ifcvf_sim1
  *   --vdev vdpa_ifcvf_sim2,type=blk,capacity=2048,queues=2
@@ -33,7 +34,6 @@
 #define SIM_ARG_PROFILE	"profile"
 #define SIM_ARG_WIRE	"wire"
 #define SIM_ARG_MAC	"mac"
-#define SIM_ARG_TRUTH	"truth"
 #define SIM_ARG_FAIL	"fail"
 #define SIM_ARG_TYPE	"type"
 #define SIM_ARG_CAPACITY "capacity"
@@ -46,8 +46,7 @@
 #define SIM_BLK_DEFAULT_CAPACITY 2048	/* sectors: 1 MiB */
 
 static const char * const sim_args[] = {
-	SIM_ARG_QP, SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC,
-	SIM_ARG_TRUTH, SIM_ARG_FAIL, IFCVF_DEVARG_SW_LM, IFCVF_DEVARG_RELAY,
+	SIM_ARG_QP, SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC, SIM_ARG_FAIL, IFCVF_DEVARG_SW_LM, IFCVF_DEVARG_RELAY,
 	IFCVF_DEVARG_RELAY_CORE, SIM_ARG_TYPE, SIM_ARG_CAPACITY,
 	SIM_ARG_QUEUES, SIM_ARG_FAULT, SIM_ARG_DISK, NULL,
 };
@@ -57,7 +56,6 @@ struct sim_vf {
 	struct ifcvf_internal ifc;
 	struct ifcvf_sim *sim;
 	char wire[RTE_DEV_NAME_MAX_LEN];	/* peer's name, or "loop" */
-	char truth[PATH_MAX];	/* where to write written pages at close */
 	char disk[PATH_MAX];	/* disk=<file>: a blk disk in a shared file */
 	unsigned int fail_at[IFCVF_SIM_OP_MAX];	/* fail=<op>:<n> */
 	int fault;		/* fault=blk_late|blk_stuck, -1: none */
@@ -107,57 +105,11 @@ sim_set_irqs(struct ifcvf_internal *ifc, const int *fds, uint16_t n)
 	return 0;
 }
 
-/*
- * Write the pages the device wrote since the last close (the ground
- * truth a live-migration test checks the dirty log against): one
- * hexadecimal page frame number a line.
- */
-static void
-dump_truth(struct sim_vf *vf)
-{
-	size_t n = ifcvf_sim_truth_pages(vf->sim, NULL, 0), i;
-	uint64_t *pfns = calloc(n + 1, sizeof(*pfns));
-	FILE *f = fopen(vf->truth, "w");
-
-	if (pfns == NULL || f == NULL) {
-		IFCVF_LOG(ERR, "%s: cannot write %s", vf->ifc.rte_dev->name,
-			  vf->truth);
-	} else {
-		n = RTE_MIN(n, ifcvf_sim_truth_pages(vf->sim, pfns, n));
-		for (i = 0; i < n; i++)
-			fprintf(f, "%" PRIx64 "\n", pfns[i]);
-	}
-	if (f != NULL)
-		fclose(f);
-	free(pfns);
-	ifcvf_sim_truth_reset(vf->sim);
-}
-
-static void
-sim_closed(struct ifcvf_internal *ifc)
-{
-	struct sim_vf *vf = ifc->bus_priv;
-
-	IFCVF_LOG(NOTICE, "%s: closed, IOMMU holds %u mappings",
-		  ifc->rte_dev->name, ifcvf_sim_dma_map_count(vf->sim));
-	if (vf->truth[0] != '\0')
-		dump_truth(vf);
-}
-
-/* The ground truth starts with the dirty log. */
-static void
-sim_log_started(struct ifcvf_internal *ifc)
-{
-	ifcvf_sim_truth_reset(((struct sim_vf *)ifc->bus_priv)->sim);
-}
-
 static const struct ifcvf_bus_ops sim_bus_ops = {
 	.name = "sim",
 	.dma_map = sim_dma_map,
 	.dma_unmap = sim_dma_unmap,
 	.set_irqs = sim_set_irqs,
-	.closed = sim_closed,
-	.log_started = sim_log_started,
 };
 
 static int
@@ -168,7 +120,7 @@ parse_qp(const char *key, const char *value, void *out)
 
 	if (*value == '\0' || *end != '\0' || n < 1 ||
 	    n > IFCVF_MAX_QUEUE_PAIRS) {
-		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are 1 to %u",
+		SIM_LOG(ERR, "devarg %s=%s: accepted values are 1 to %u",
 			  key, value, IFCVF_MAX_QUEUE_PAIRS);
 		return -EINVAL;
 	}
@@ -184,7 +136,7 @@ parse_profile(const char *key, const char *value, void *out)
 	else if (strcmp(value, "virtio") == 0)
 		*(enum ifcvf_sim_profile *)out = IFCVF_SIM_PROFILE_VIRTIO;
 	else {
-		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are ifcvf and virtio",
+		SIM_LOG(ERR, "devarg %s=%s: accepted values are ifcvf and virtio",
 			  key, value);
 		return -EINVAL;
 	}
@@ -199,7 +151,7 @@ parse_type(const char *key, const char *value, void *out)
 	else if (strcmp(value, "blk") == 0)
 		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_BLK;
 	else {
-		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are net and blk",
+		SIM_LOG(ERR, "devarg %s=%s: accepted values are net and blk",
 			  key, value);
 		return -EINVAL;
 	}
@@ -215,7 +167,7 @@ parse_capacity(const char *key, const char *value, void *out)
 
 	if (*value == '\0' || *end != '\0' || n < 1 ||
 	    n > IFCVF_SIM_BLK_MAX_SECTORS) {
-		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are 1 to %llu (512-byte sectors)",
+		SIM_LOG(ERR, "devarg %s=%s: accepted values are 1 to %llu (512-byte sectors)",
 			  key, value, IFCVF_SIM_BLK_MAX_SECTORS);
 		return -EINVAL;
 	}
@@ -227,7 +179,7 @@ static int
 parse_wire(const char *key, const char *value, void *out)
 {
 	if (*value == '\0' || strlen(value) >= RTE_DEV_NAME_MAX_LEN) {
-		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are %s and a vdev name",
+		SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and a vdev name",
 			  key, value, SIM_WIRE_LOOP);
 		return -EINVAL;
 	}
@@ -239,7 +191,7 @@ static int
 parse_path(const char *key, const char *value, void *out)
 {
 	if (*value == '\0' || strlen(value) >= PATH_MAX) {
-		IFCVF_LOG(ERR, "devarg %s=%s: expected a file path", key, value);
+		SIM_LOG(ERR, "devarg %s=%s: expected a file path", key, value);
 		return -EINVAL;
 	}
 	strlcpy(out, value, PATH_MAX);
@@ -250,7 +202,7 @@ static int
 parse_mac(const char *key, const char *value, void *out)
 {
 	if (rte_ether_unformat_addr(value, out) < 0) {
-		IFCVF_LOG(ERR, "devarg %s=%s: expected a MAC address", key, value);
+		SIM_LOG(ERR, "devarg %s=%s: expected a MAC address", key, value);
 		return -EINVAL;
 	}
 	return 0;
@@ -273,7 +225,7 @@ parse_fail(const char *key, const char *value, void *out)
 	n = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
 	if (colon == NULL || op == IFCVF_SIM_OP_MAX || colon[1] == '\0' ||
 	    *end != '\0' || n < 1 || n > UINT_MAX) {
-		IFCVF_LOG(ERR, "devarg %s=%s: expected <op>:<n>, op one of dma_map, queue_enable, queue_disable, reset",
+		SIM_LOG(ERR, "devarg %s=%s: expected <op>:<n>, op one of dma_map, queue_enable, queue_disable, reset",
 			  key, value);
 		return -EINVAL;
 	}
@@ -290,7 +242,7 @@ parse_fault(const char *key, const char *value, void *out)
 	} else if (strcmp(value, SIM_FAULT_BLK_STUCK) == 0) {
 		*(int *)out = IFCVF_SIM_FAULT_BLK_STUCK;
 	} else {
-		IFCVF_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
+		SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
 			  key, value, SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK);
 		return -EINVAL;
 	}
@@ -322,7 +274,6 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 			       &p->profile) ||
 	    rte_kvargs_process(kv, SIM_ARG_WIRE, parse_wire, vf->wire) ||
 	    rte_kvargs_process(kv, SIM_ARG_MAC, parse_mac, &mac) ||
-	    rte_kvargs_process(kv, SIM_ARG_TRUTH, parse_path, vf->truth) ||
 	    rte_kvargs_process(kv, SIM_ARG_DISK, parse_path, vf->disk) ||
 	    rte_kvargs_process(kv, SIM_ARG_FAIL, parse_fail, vf->fail_at) ||
 	    rte_kvargs_process(kv, SIM_ARG_FAULT, parse_fault,
@@ -351,10 +302,10 @@ static void
 wire_pair(struct sim_vf *a, struct sim_vf *b)
 {
 	if (ifcvf_sim_wire_connect(a->sim, b->sim) == 0)
-		IFCVF_LOG(INFO, "%s and %s are wired together",
+		SIM_LOG(INFO, "%s and %s are wired together",
 			  a->ifc.rte_dev->name, b->ifc.rte_dev->name);
 	else
-		IFCVF_LOG(ERR, "%s cannot be wired to %s: it has a peer",
+		SIM_LOG(ERR, "%s cannot be wired to %s: it has a peer",
 			  a->ifc.rte_dev->name, b->ifc.rte_dev->name);
 }
 
@@ -368,7 +319,7 @@ plug(struct sim_vf *vf)
 		return ifcvf_sim_wire_loop(vf->sim);
 	if (vf->wire[0] != '\0') {
 		if (strcmp(vf->wire, vf->ifc.rte_dev->name) == 0) {
-			IFCVF_LOG(ERR, "%s: wire=%s names itself, use wire=%s",
+			SIM_LOG(ERR, "%s: wire=%s names itself, use wire=%s",
 				  vf->wire, vf->wire, SIM_WIRE_LOOP);
 			return -EINVAL;
 		}
@@ -440,11 +391,11 @@ sim_probe(struct rte_vdev_device *dev)
 	TAILQ_INSERT_TAIL(&sim_vfs, vf, next);
 	pthread_mutex_unlock(&sim_vfs_lock);
 	if (p.type == IFCVF_SIM_TYPE_BLK)
-		IFCVF_LOG(INFO, "%s: simulated %s blk VF, %u queues, %" PRIu64 " sectors",
+		SIM_LOG(INFO, "%s: simulated %s blk VF, %u queues, %" PRIu64 " sectors",
 			  p.name, p.profile == IFCVF_SIM_PROFILE_IFCVF ?
 			  "IFCVF" : "virtio", p.nr_queue_pairs, p.capacity);
 	else
-		IFCVF_LOG(INFO, "%s: simulated %s VF, %u queue pairs", p.name,
+		SIM_LOG(INFO, "%s: simulated %s VF, %u queue pairs", p.name,
 			  p.profile == IFCVF_SIM_PROFILE_IFCVF ? "IFCVF" :
 			  "virtio", p.nr_queue_pairs);
 	return 0;
@@ -453,7 +404,7 @@ destroy:
 	ifcvf_sim_destroy(vf->sim);
 free_vf:
 	free(vf);
-	IFCVF_LOG(ERR, "%s: probe failed", rte_vdev_device_name(dev));
+	SIM_LOG(ERR, "%s: probe failed", rte_vdev_device_name(dev));
 	return ret;
 }
 
@@ -493,8 +444,9 @@ sim_tel_vf_info(struct rte_tel_data *d, struct ifcvf_sim *sim)
 
 /*
  * /vdpa_ifcvf_sim/info,<vf>: what the simulated device knows and a real
- * one would not tell: its IOMMU's mappings, the DMA it refused, the pages
- * it wrote since logging started (the ground truth of a dirty log).
+ * one would not tell: its IOMMU's mappings, the DMA it refused, how many
+ * pages it wrote since the record's reset (the ground truth of a dirty
+ * log, /vdpa_ifcvf_sim/truth).
  */
 static int
 sim_tel_info(const char *cmd __rte_unused, const char *params,
@@ -513,6 +465,28 @@ sim_tel_info(const char *cmd __rte_unused, const char *params,
 }
 
 /*
+ * Telemetry parameters "<vf>,<n>": the VF, held under sim_vfs_lock (the
+ * caller unlocks), and n; NULL if either is bad.
+ */
+static struct sim_vf *
+sim_tel_vf_and_n(const char *params, unsigned long long *n)
+{
+	const char *comma = params != NULL ? strchr(params, ',') : NULL;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	char *end;
+
+	if (comma == NULL || comma == params ||
+	    (size_t)(comma - params) >= sizeof(name))
+		return NULL;
+	memcpy(name, params, comma - params);
+	name[comma - params] = '\0';
+	*n = strtoull(comma + 1, &end, 0);
+	if (comma[1] == '\0' || *end != '\0')
+		return NULL;
+	return find_vf(name);
+}
+
+/*
  * /vdpa_ifcvf_sim/blk_resize,<vf>,<sectors>: a blk device's disk takes a
  * new capacity, as a storage backend's resize does (its config changes,
  * its config interrupt fires). For the tests.
@@ -521,23 +495,12 @@ static int
 sim_tel_blk_resize(const char *cmd __rte_unused, const char *params,
 		   struct rte_tel_data *d)
 {
-	const char *comma = params != NULL ? strchr(params, ',') : NULL;
-	char name[RTE_DEV_NAME_MAX_LEN];
 	unsigned long long n;
 	struct sim_vf *vf;
-	char *end;
 	int ret;
 
-	if (comma == NULL || comma == params ||
-	    (size_t)(comma - params) >= sizeof(name))
-		return -EINVAL;
-	memcpy(name, params, comma - params);
-	name[comma - params] = '\0';
-	n = strtoull(comma + 1, &end, 0);
-	if (comma[1] == '\0' || *end != '\0')
-		return -EINVAL;
 	pthread_mutex_lock(&sim_vfs_lock);
-	vf = find_vf(name);
+	vf = sim_tel_vf_and_n(params, &n);
 	ret = vf != NULL ? ifcvf_sim_blk_resize(vf->sim, n) : -EINVAL;
 	if (ret == 0) {
 		rte_tel_data_start_dict(d);
@@ -548,6 +511,96 @@ sim_tel_blk_resize(const char *cmd __rte_unused, const char *params,
 	return ret < 0 ? -EINVAL : 0;
 }
 
+/* The page frames of one truth reply, at most: well in a reply's 16 KiB. */
+#define SIM_TRUTH_PER_REPLY	256
+
+/* @n page frames of @pfns as a dict entry "pfns" of @d. */
+static int
+sim_tel_add_pfns(struct rte_tel_data *d, const uint64_t *pfns, size_t n)
+{
+	struct rte_tel_data *a = rte_tel_data_alloc();
+	size_t i;
+
+	if (a == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+	for (i = 0; i < n; i++)
+		rte_tel_data_add_array_u64(a, pfns[i]);
+	if (rte_tel_data_add_dict_container(d, "pfns", a, 0) < 0) {
+		rte_tel_data_free(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * A simulated VF's record of the pages its device wrote (the ground truth
+ * a dirty log is checked against), sorted, SIM_TRUTH_PER_REPLY of them
+ * from the @from-th on, into @d: "pages" (all there are), "from",
+ * "pfns". The record is stable once the device stopped.
+ */
+static int
+sim_tel_truth_reply(struct rte_tel_data *d, struct ifcvf_sim *sim,
+		    unsigned long long from)
+{
+	size_t n = ifcvf_sim_truth_pages(sim, NULL, 0);
+	uint64_t *all = calloc(n + 1, sizeof(*all));
+	size_t first;
+	int ret;
+
+	if (all == NULL)
+		return -ENOMEM;
+	n = RTE_MIN(n, ifcvf_sim_truth_pages(sim, all, n));
+	first = RTE_MIN((size_t)RTE_MIN(from, (unsigned long long)SIZE_MAX), n);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "pages", n);
+	rte_tel_data_add_dict_u64(d, "from", first);
+	ret = sim_tel_add_pfns(d, all + first,
+			       RTE_MIN(n - first, (size_t)SIM_TRUTH_PER_REPLY));
+	free(all);
+	return ret;
+}
+
+/* /vdpa_ifcvf_sim/truth,<vf>,<from>: see sim_tel_truth_reply(). */
+static int
+sim_tel_truth(const char *cmd __rte_unused, const char *params,
+	      struct rte_tel_data *d)
+{
+	unsigned long long from;
+	struct sim_vf *vf;
+	int ret;
+
+	pthread_mutex_lock(&sim_vfs_lock);
+	vf = sim_tel_vf_and_n(params, &from);
+	ret = vf != NULL ? sim_tel_truth_reply(d, vf->sim, from) : -EINVAL;
+	pthread_mutex_unlock(&sim_vfs_lock);
+	return ret < 0 ? -EINVAL : 0;
+}
+
+/*
+ * /vdpa_ifcvf_sim/truth_reset,<vf>: the record starts again, empty. A
+ * test resets it once the driver logs (its telemetry's "logging"), so
+ * that every page in it must be in the log.
+ */
+static int
+sim_tel_truth_reset(const char *cmd __rte_unused, const char *params,
+		    struct rte_tel_data *d)
+{
+	struct sim_vf *vf;
+
+	if (params == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&sim_vfs_lock);
+	vf = find_vf(params);
+	if (vf != NULL) {
+		ifcvf_sim_truth_reset(vf->sim);
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "pages", 0);
+	}
+	pthread_mutex_unlock(&sim_vfs_lock);
+	return vf != NULL ? 0 : -EINVAL;
+}
+
 RTE_INIT(ifcvf_sim_telemetry_init)
 {
 	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/info", sim_tel_info,
@@ -555,6 +608,11 @@ RTE_INIT(ifcvf_sim_telemetry_init)
 	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/blk_resize",
 		sim_tel_blk_resize,
 		"A simulated blk VF's disk takes a new capacity. Parameters: the VF's device name, the capacity in sectors");
+	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/truth", sim_tel_truth,
+		"Pages a simulated VF's device wrote since truth_reset, sorted, 256 from an index. Parameters: the VF's name, the index");
+	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/truth_reset",
+		sim_tel_truth_reset,
+		"A simulated VF's record of the pages its device wrote starts again. Parameter: the VF's device name");
 }
 
 static struct rte_vdev_driver ifcvf_sim_driver = {
@@ -565,6 +623,6 @@ static struct rte_vdev_driver ifcvf_sim_driver = {
 RTE_PMD_REGISTER_VDEV(vdpa_ifcvf_sim, ifcvf_sim_driver);
 RTE_PMD_REGISTER_PARAM_STRING(vdpa_ifcvf_sim,
 	"qp=<1-32> profile=ifcvf|virtio wire=loop|<vdev> mac=<addr> "
-	"truth=<file> fail=<op>:<n> sw-live-migration=0|1 relay=epoll|poll "
+	"fail=<op>:<n> sw-live-migration=0|1 relay=epoll|poll "
 	"relay-core=<cpu> type=net|blk capacity=<sectors> queues=<1-32> "
 	"fault=blk_late|blk_stuck disk=<file>");
