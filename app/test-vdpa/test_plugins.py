@@ -14,6 +14,9 @@ import re
 import subprocess
 import sys
 
+# A simulator name: sim_*, ifcvf_sim*, *_sim (not __sanitizer's).
+SIM_RE = re.compile(r'(^|_)sim(_|$)', re.I)
+
 
 def run(*argv):
     return subprocess.run(argv, capture_output=True, text=True, check=True,
@@ -48,7 +51,8 @@ def check_driver(so, api):
                 if n not in ('_init', '_fini')]
     if sorted(exported) != [(n, 'INTERNAL') for n in api]:
         errs.append('exports %s, want %s@INTERNAL' % (exported, api))
-    sim = [l for l in run('nm', so).splitlines() if 'sim' in l.lower()]
+    sim = [l for l in run('nm', so).splitlines()
+           if SIM_RE.search(l.split()[-1])]
     if sim:
         errs.append('simulator symbols: %s' % sim[:5])
     if 'vdpa_ifcvf_sim' in run('strings', so):

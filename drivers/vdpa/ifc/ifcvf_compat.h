@@ -9,7 +9,10 @@
  * RTE_VERSION. No other file tests a DPDK version.
  *
  *   23.03  VHOST_USER_PROTOCOL_F_SLAVE_* renamed _BACKEND_*, and
- *          rte_vhost_slave_config_change rte_vhost_backend_config_change
+ *          rte_vhost_slave_config_change rte_vhost_backend_config_change;
+ *          telemetry's u64 values become uint (rte_tel_data_add_*_uint,
+ *          RTE_TEL_UINT_VAL; the u64 names deprecated in 24.11, gone in
+ *          25.11)
  *   23.11  rte_ctrl_thread_create (pthread_t) removed:
  *          rte_thread_create_internal_control (rte_thread_t, a name of
  *          at most 10 characters, "dpdk-" put in front), rte_thread_join
@@ -43,6 +46,9 @@
 #define VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD \
 	VHOST_USER_PROTOCOL_F_SLAVE_SEND_FD
 #define rte_vhost_backend_config_change rte_vhost_slave_config_change
+#define RTE_TEL_UINT_VAL RTE_TEL_U64_VAL
+#define rte_tel_data_add_dict_uint rte_tel_data_add_dict_u64
+#define rte_tel_data_add_array_uint rte_tel_data_add_array_u64
 #endif
 
 /* 25.03: packed structures are bracketed. */

@@ -22,6 +22,7 @@
 #include <rte_telemetry.h>
 #include <rte_vdpa.h>
 
+#include "ifcvf_compat.h"
 #include "ifcvf_vdpa.h"
 
 static void
@@ -111,20 +112,20 @@ tel_info(const char *cmd __rte_unused, const char *params,
 	rte_tel_data_add_dict_int(d, "sw_live_migration", ifc->sw_lm);
 	rte_tel_data_add_dict_string(d, "state",
 				     ifc->configured ? "running" : "stopped");
-	rte_tel_data_add_dict_u64(d, "device_features", ifc->hw.dev_features);
-	rte_tel_data_add_dict_u64(d, "features", ifc->hw.features);
+	rte_tel_data_add_dict_uint(d, "device_features", ifc->hw.dev_features);
+	rte_tel_data_add_dict_uint(d, "features", ifc->hw.features);
 	rte_tel_data_add_dict_int(d, "device_queues", ifc->hw.nr_vring);
 	rte_tel_data_add_dict_int(d, "queues", ifc->nr_vring);
 	rte_tel_data_add_dict_string(d, "logging", logging_mode(ifc));
 	rte_tel_data_add_dict_int(d, "shadow_rings", ifc->mediated);
 	rte_tel_data_add_dict_int(d, "dma_windows", ifc->nr_windows +
 				  (ifc->lm_window.len != 0));
-	rte_tel_data_add_dict_u64(d, "dma_bytes", dma_bytes(ifc));
+	rte_tel_data_add_dict_uint(d, "dma_bytes", dma_bytes(ifc));
 	info_routes(d, ifc);
-	rte_tel_data_add_dict_u64(d, "configures", ifc->nr_configures);
-	rte_tel_data_add_dict_u64(d, "closes", ifc->nr_closes);
-	rte_tel_data_add_dict_u64(d, "shadow_setups", ifc->nr_shadow_setups);
-	rte_tel_data_add_dict_u64(d, "hw_log_setups", ifc->nr_hw_log_setups);
+	rte_tel_data_add_dict_uint(d, "configures", ifc->nr_configures);
+	rte_tel_data_add_dict_uint(d, "closes", ifc->nr_closes);
+	rte_tel_data_add_dict_uint(d, "shadow_setups", ifc->nr_shadow_setups);
+	rte_tel_data_add_dict_uint(d, "hw_log_setups", ifc->nr_hw_log_setups);
 	pthread_mutex_unlock(&ifc->lock);
 	ifcvf_vdpa_put();
 	return 0;
@@ -157,7 +158,7 @@ queue_info(struct rte_tel_data *d, const struct ifcvf_internal *ifc,
 			__atomic_load_n(&q->vring.used->idx, __ATOMIC_ACQUIRE));
 	rte_tel_data_add_dict_int(d, "host_notifier", q->notifier);
 	for (i = 0; i < IFCVF_STAT_MAX; i++)
-		rte_tel_data_add_dict_u64(d, ifcvf_stat_names[i],
+		rte_tel_data_add_dict_uint(d, ifcvf_stat_names[i],
 			__atomic_load_n(&q->stats[i], __ATOMIC_RELAXED));
 }
 

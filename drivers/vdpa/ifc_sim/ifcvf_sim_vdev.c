@@ -27,6 +27,7 @@
 #include <rte_telemetry.h>
 #include <bus_vdev_driver.h>
 
+#include "ifcvf_compat.h"
 #include "ifcvf_sim.h"
 #include "ifcvf_vdpa.h"
 
@@ -432,14 +433,14 @@ sim_tel_vf_info(struct rte_tel_data *d, struct ifcvf_sim *sim)
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_int(d, "iommu_mappings",
 				  ifcvf_sim_dma_map_count(sim));
-	rte_tel_data_add_dict_u64(d, "dma_faults", ifcvf_sim_dma_faults(sim));
-	rte_tel_data_add_dict_u64(d, "pages_written",
+	rte_tel_data_add_dict_uint(d, "dma_faults", ifcvf_sim_dma_faults(sim));
+	rte_tel_data_add_dict_uint(d, "pages_written",
 				  ifcvf_sim_truth_pages(sim, NULL, 0));
 	rte_tel_data_add_dict_int(d, "status", st.status);
-	rte_tel_data_add_dict_u64(d, "driver_features", st.driver_features);
+	rte_tel_data_add_dict_uint(d, "driver_features", st.driver_features);
 	rte_tel_data_add_dict_int(d, "net_header", st.net_hdr_len);
-	rte_tel_data_add_dict_u64(d, "starts", st.starts);
-	rte_tel_data_add_dict_u64(d, "reset_drops", st.reset_drops);
+	rte_tel_data_add_dict_uint(d, "starts", st.starts);
+	rte_tel_data_add_dict_uint(d, "reset_drops", st.reset_drops);
 }
 
 /*
@@ -504,7 +505,7 @@ sim_tel_blk_resize(const char *cmd __rte_unused, const char *params,
 	ret = vf != NULL ? ifcvf_sim_blk_resize(vf->sim, n) : -EINVAL;
 	if (ret == 0) {
 		rte_tel_data_start_dict(d);
-		rte_tel_data_add_dict_u64(d, "capacity",
+		rte_tel_data_add_dict_uint(d, "capacity",
 					  ifcvf_sim_blk_capacity(vf->sim));
 	}
 	pthread_mutex_unlock(&sim_vfs_lock);
@@ -523,9 +524,9 @@ sim_tel_add_pfns(struct rte_tel_data *d, const uint64_t *pfns, size_t n)
 
 	if (a == NULL)
 		return -ENOMEM;
-	rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+	rte_tel_data_start_array(a, RTE_TEL_UINT_VAL);
 	for (i = 0; i < n; i++)
-		rte_tel_data_add_array_u64(a, pfns[i]);
+		rte_tel_data_add_array_uint(a, pfns[i]);
 	if (rte_tel_data_add_dict_container(d, "pfns", a, 0) < 0) {
 		rte_tel_data_free(a);
 		return -ENOMEM;
@@ -553,8 +554,8 @@ sim_tel_truth_reply(struct rte_tel_data *d, struct ifcvf_sim *sim,
 	n = RTE_MIN(n, ifcvf_sim_truth_pages(sim, all, n));
 	first = RTE_MIN((size_t)RTE_MIN(from, (unsigned long long)SIZE_MAX), n);
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "pages", n);
-	rte_tel_data_add_dict_u64(d, "from", first);
+	rte_tel_data_add_dict_uint(d, "pages", n);
+	rte_tel_data_add_dict_uint(d, "from", first);
 	ret = sim_tel_add_pfns(d, all + first,
 			       RTE_MIN(n - first, (size_t)SIM_TRUTH_PER_REPLY));
 	free(all);
@@ -595,7 +596,7 @@ sim_tel_truth_reset(const char *cmd __rte_unused, const char *params,
 	if (vf != NULL) {
 		ifcvf_sim_truth_reset(vf->sim);
 		rte_tel_data_start_dict(d);
-		rte_tel_data_add_dict_u64(d, "pages", 0);
+		rte_tel_data_add_dict_uint(d, "pages", 0);
 	}
 	pthread_mutex_unlock(&sim_vfs_lock);
 	return vf != NULL ? 0 : -EINVAL;
