@@ -462,9 +462,13 @@ def test_traffic_4q(env):
 def test_traffic_poll(env):
     """Both VFs ask for the polling relay: the same traffic, and the relay
     thread did start polling."""
-    traffic_test(env, 2, ',relay=poll')
-    check(env.vdpa.count(r'the relay thread runs with relay=poll') > 0,
-          'the relay did not run with relay=poll')
+    def polling(env):
+        relay = telemetry(env, '/vdpa_ifcvf/relay')
+        check(relay['running'] == 1 and relay['mode'] == 'poll' and
+              relay['cpu'] == -1 and relay['sources'] > 0,
+              'the relay does not poll for the peer\'s VF: %s' % relay)
+        print('  relay: %s' % relay)
+    traffic_test(env, 2, ',relay=poll', more=polling)
 
 
 def test_virtio_profile(env):
@@ -861,6 +865,10 @@ def test_telemetry(env):
     check(sorted(telemetry(env, '/vdpa_ifcvf/list')) == devs,
           'the VF list')
     starts = {dev: check_running_vf(env, dev, qp) for dev in devs}
+    relay = telemetry(env, '/vdpa_ifcvf/relay')
+    check(relay == {'running': 1, 'mode': 'epoll', 'cpu': -1,
+                    'sources': relay['sources']} and relay['sources'] > 0,
+          'the relay thread of running VFs: %s' % relay)
     t.send('\n')
     check(t.wait_exit(30) == 0, 'vdpa_traffic failed')
     check(env.stop_testpmd(tp) is not None, 'testpmd did not quit')
@@ -868,6 +876,9 @@ def test_telemetry(env):
         return all(telemetry(env, '/vdpa_ifcvf/info,' + d)['state'] ==
                    'stopped' for d in devs)
     check(wait_until(closed, 10), 'the VFs did not stop')
+    relay = telemetry(env, '/vdpa_ifcvf/relay')
+    check(relay['running'] == 0 and relay['sources'] == 0,
+          'the relay thread runs with every VF stopped: %s' % relay)
     for dev in devs:
         info = telemetry(env, '/vdpa_ifcvf/info,' + dev)
         sim = telemetry(env, '/vdpa_ifcvf_sim/info,' + dev)

@@ -280,6 +280,15 @@ relay_watch(struct ifcvf_relay_src *src)
 	return ret;
 }
 
+void
+ifcvf_relay_get_info(struct ifcvf_relay_info *info)
+{
+	pthread_mutex_lock(&relay.ctl);
+	info->sources = relay.users;
+	info->conf = relay.users > 0 ? relay.running : relay.conf;
+	pthread_mutex_unlock(&relay.ctl);
+}
+
 int
 ifcvf_relay_add(struct ifcvf_relay_src *src)
 {

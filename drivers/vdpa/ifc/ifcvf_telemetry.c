@@ -187,6 +187,26 @@ tel_queue(const char *cmd __rte_unused, const char *params,
 	return 0;
 }
 
+/*
+ * /vdpa_ifcvf/relay: the relay thread every VF shares: whether it runs,
+ * its mode, its CPU (-1: not pinned), the sources it serves.
+ */
+static int
+tel_relay(const char *cmd __rte_unused, const char *params __rte_unused,
+	  struct rte_tel_data *d)
+{
+	struct ifcvf_relay_info ri;
+
+	ifcvf_relay_get_info(&ri);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_int(d, "running", ri.sources > 0);
+	rte_tel_data_add_dict_string(d, "mode", ri.conf.poll ? "poll" : "epoll");
+	rte_tel_data_add_dict_int(d, "cpu",
+				  ri.conf.pinned ? (int)ri.conf.cpu : -1);
+	rte_tel_data_add_dict_uint(d, "sources", ri.sources);
+	return 0;
+}
+
 RTE_INIT(ifcvf_telemetry_init)
 {
 	rte_telemetry_register_cmd("/vdpa_ifcvf/list", tel_list,
@@ -195,4 +215,6 @@ RTE_INIT(ifcvf_telemetry_init)
 		"A VF's state. Parameter: the VF's device name");
 	rte_telemetry_register_cmd("/vdpa_ifcvf/queue", tel_queue,
 		"A queue's state and counters. Parameters: VF name, queue index");
+	rte_telemetry_register_cmd("/vdpa_ifcvf/relay", tel_relay,
+		"The relay thread: running, mode, CPU, sources. No parameters");
 }

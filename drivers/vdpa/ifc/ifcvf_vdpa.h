@@ -303,6 +303,13 @@ void ifcvf_lm_teardown(struct ifcvf_internal *ifc);
  */
 int ifcvf_relay_add(struct ifcvf_relay_src *src);
 void ifcvf_relay_del(struct ifcvf_relay_src *src);
+
+/* The relay thread, for telemetry. */
+struct ifcvf_relay_info {
+	unsigned int sources;		/* armed; 0: the thread is not running */
+	struct ifcvf_relay_conf conf;	/* it runs with, or would start with */
+};
+void ifcvf_relay_get_info(struct ifcvf_relay_info *info);
 /*
  * A VF's relay conf, held until ifcvf_relay_release(): refused when it
  * differs from an earlier VF's or from the running thread's (-EINVAL,
