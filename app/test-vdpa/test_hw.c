@@ -28,6 +28,8 @@
 #define GUEST_SIZE	(IFCVF_MAX_QUEUES * QUEUE_STRIDE)
 
 static struct ifcvf_hw hw;
+/* The rings the tests give the HW layer to program (fill_vrings()). */
+static struct ifcvf_vring vrings[IFCVF_MAX_QUEUES];
 /* Zeroed rings for every queue, mapped at GUEST_BASE in each device. */
 static void *guest_mem;
 
@@ -59,14 +61,20 @@ sim_new(enum ifcvf_sim_profile profile, uint16_t pairs)
 	return sim;
 }
 
-/* Distinct, recognisable ring addresses for every queue. */
+/*
+ * Distinct, recognisable ring addresses for the first @nr queues, enabled;
+ * the others neither enabled nor given a vector.
+ */
 static void
 fill_vrings(uint16_t nr, uint16_t size)
 {
 	uint16_t q;
 
+	memset(vrings, 0, sizeof(vrings));
+	for (q = 0; q < IFCVF_MAX_QUEUES; q++)
+		vrings[q].vector = IFCVF_MSI_NO_VECTOR;
 	for (q = 0; q < nr; q++) {
-		struct ifcvf_vring *vr = &hw.vring[q];
+		struct ifcvf_vring *vr = &vrings[q];
 
 		vr->desc = GUEST_BASE + q * QUEUE_STRIDE;
 		vr->avail = vr->desc + 0x1000;
@@ -220,10 +228,10 @@ check_queues_programmed(struct ifcvf_sim *sim, uint16_t nr)
 	for (q = 0; q < nr; q++) {
 		CHECK_EQ(ifcvf_sim_queue_info(sim, q, &info), 0);
 		CHECK(info.enabled);
-		CHECK_EQ(info.desc, hw.vring[q].desc);
-		CHECK_EQ(info.avail, hw.vring[q].avail);
-		CHECK_EQ(info.used, hw.vring[q].used);
-		CHECK_EQ(info.size, hw.vring[q].size);
+		CHECK_EQ(info.desc, vrings[q].desc);
+		CHECK_EQ(info.avail, vrings[q].avail);
+		CHECK_EQ(info.used, vrings[q].used);
+		CHECK_EQ(info.size, vrings[q].size);
 		CHECK_EQ(info.vector, q);
 	}
 	return 0;
@@ -238,13 +246,13 @@ start_and_check(enum ifcvf_sim_profile profile, uint16_t pairs)
 
 	CHECK(sim != NULL);
 	fill_vrings(2 * pairs, 256);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	CHECK(ifcvf_sim_get_state(sim).status & VIRTIO_CONFIG_S_DRIVER_OK);
 	CHECK_EQ(check_queues_programmed(sim, 2 * pairs), 0);
 	if (hw.has_lm)
 		CHECK_EQ(lm_reg(sim, IFCVF_LM_MQ_OFFSET), pairs);
 
-	CHECK_EQ(ifcvf_hw_stop(&hw, NULL), 0);
+	CHECK_EQ(ifcvf_hw_stop(&hw, vrings, NULL), 0);
 	CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	for (q = 0; q < 2 * pairs; q++) {
 		CHECK_EQ(ifcvf_sim_queue_info(sim, q, &info), 0);
@@ -277,7 +285,7 @@ test_partial_queues(void)
 
 	CHECK(sim != NULL);
 	fill_vrings(4, 128);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	CHECK_EQ(lm_reg(sim, IFCVF_LM_MQ_OFFSET), 2);
 	CHECK_EQ(ifcvf_sim_queue_info(sim, 3, &info), 0);
 	CHECK(info.enabled);
@@ -297,8 +305,8 @@ test_bad_queue_size(void)
 	CHECK(sim != NULL);
 	for (i = 0; i < RTE_DIM(sizes); i++) {
 		fill_vrings(2, 256);
-		hw.vring[1].size = sizes[i];
-		CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EINVAL);
+		vrings[1].size = sizes[i];
+		CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -EINVAL);
 		/* A failed start leaves the device reset. */
 		CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	}
@@ -313,11 +321,11 @@ test_bad_vector(void)
 
 	CHECK(sim != NULL);
 	fill_vrings(2, 256);
-	hw.vring[0].vector = ifcvf_sim_nr_vectors(sim);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+	vrings[0].vector = ifcvf_sim_nr_vectors(sim);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -EIO);
 	fill_vrings(2, 256);
 	hw.config_vector = 1000;
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -EIO);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }
@@ -333,31 +341,31 @@ test_ring_state(void)
 	CHECK(sim != NULL);
 	fill_vrings(4, 256);
 	for (q = 0; q < 4; q++) {
-		hw.vring[q].last_avail_idx = 1000 + q;
-		hw.vring[q].last_used_idx = 900 + q;
+		vrings[q].last_avail_idx = 1000 + q;
+		vrings[q].last_used_idx = 900 + q;
 		/*
 		 * The guest's rings agree, nothing new to take: else the
 		 * device, once started, finds the guest's avail index more
 		 * than a ring from its own and stops the queue as malformed.
 		 */
-		r = guest_vring(&hw.vring[q]);
+		r = guest_vring(&vrings[q]);
 		r.avail->idx = 1000 + q;
 		r.used->idx = 900 + q;
 	}
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	for (q = 0; q < 4; q++) {
 		CHECK_EQ(ifcvf_sim_queue_info(sim, q, &info), 0);
 		CHECK_EQ(info.last_avail_idx, 1000 + q);
 		CHECK_EQ(info.last_used_idx, 900 + q);
 		CHECK_EQ(lm_reg(sim, IFCVF_LM_RING_STATE(q)),
 			 (uint32_t)(1000 + q) | (uint32_t)(900 + q) << 16);
-		hw.vring[q].last_avail_idx = 0;
-		hw.vring[q].last_used_idx = 0;
+		vrings[q].last_avail_idx = 0;
+		vrings[q].last_used_idx = 0;
 	}
-	CHECK_EQ(ifcvf_hw_stop(&hw, NULL), 0);
+	CHECK_EQ(ifcvf_hw_stop(&hw, vrings, NULL), 0);
 	for (q = 0; q < 4; q++) {
-		CHECK_EQ(hw.vring[q].last_avail_idx, 1000 + q);
-		CHECK_EQ(hw.vring[q].last_used_idx, 900 + q);
+		CHECK_EQ(vrings[q].last_avail_idx, 1000 + q);
+		CHECK_EQ(vrings[q].last_used_idx, 900 + q);
 	}
 	ifcvf_sim_destroy(sim);
 	return 0;
@@ -371,8 +379,8 @@ test_virtio_profile_has_no_lm(void)
 	CHECK(sim != NULL);
 	CHECK_EQ(ifcvf_hw_log_enable(&hw, 1ULL << 40, 4096), -ENOTSUP);
 	CHECK_EQ(ifcvf_hw_log_disable(&hw), -ENOTSUP);
-	CHECK_EQ(ifcvf_hw_ring_state_save(&hw, 0), -ENOTSUP);
-	CHECK_EQ(ifcvf_hw_ring_state_restore(&hw, 0), -ENOTSUP);
+	CHECK_EQ(ifcvf_hw_ring_state_save(&hw, 0, &vrings[0]), -ENOTSUP);
+	CHECK_EQ(ifcvf_hw_ring_state_restore(&hw, 0, &vrings[0]), -ENOTSUP);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }
@@ -420,14 +428,14 @@ test_reset_timeout(void)
 
 	CHECK(sim != NULL);
 	fill_vrings(2, 256);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_RESET_STUCK, true);
 	t0 = now_s();
 	CHECK_EQ(ifcvf_hw_reset(&hw), -ETIMEDOUT);
 	took = now_s() - t0;
 	CHECK(took >= IFCVF_RESET_TIMEOUT_MS / 1000.0 * 0.9);
 	CHECK(took < IFCVF_RESET_TIMEOUT_MS / 1000.0 * 3);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -ETIMEDOUT);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -ETIMEDOUT);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_RESET_STUCK, false);
 	CHECK_EQ(ifcvf_hw_reset(&hw), 0);
 	ifcvf_sim_destroy(sim);
@@ -442,10 +450,10 @@ test_queue_enable_fault(void)
 	CHECK(sim != NULL);
 	fill_vrings(2, 256);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_QUEUE_ENABLE, true);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -EIO);
 	CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_QUEUE_ENABLE, false);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }
@@ -464,13 +472,13 @@ test_status_faults(void)
 	for (i = 0; i < RTE_DIM(faults); i++) {
 		fill_vrings(2, 256);
 		ifcvf_sim_set_fault(sim, faults[i], true);
-		CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+		CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -EIO);
 		/* Reset after the failure; DRIVER_OK was never taken. */
 		CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 		CHECK_EQ(ifcvf_sim_get_state(sim).starts, 0);
 		ifcvf_sim_set_fault(sim, faults[i], false);
 	}
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }
@@ -521,12 +529,12 @@ test_failed_at_driver_ok(void)
 	CHECK(sim != NULL);
 	CHECK_EQ(hw_init_hooked(sim, fail_at_driver_ok), 0);
 	fill_vrings(2, 256);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), -EIO);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), -EIO);
 	CHECK_EQ(ifcvf_sim_get_state(sim).status, 0);
 	CHECK_EQ(ifcvf_sim_get_state(sim).starts, 1);
 	ifcvf_sim_set_fault(sim, IFCVF_SIM_FAULT_FAILED, false);
 	CHECK_EQ(hw_init_hooked(sim, ifcvf_sim_io_ops.write), 0);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }
@@ -546,17 +554,17 @@ test_start_malformed_ring(void)
 	CHECK(sim != NULL);
 	CHECK_EQ(hw_init_hooked(sim, fast_write), 0);
 	fill_vrings(2, 256);
-	hw.vring[1].last_avail_idx = 0x8000;
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	vrings[1].last_avail_idx = 0x8000;
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	CHECK(ifcvf_hw_get_status(&hw) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	CHECK_EQ(ifcvf_sim_queue_info(sim, 0, &info), 0);
 	CHECK(!info.broken);
 	CHECK_EQ(ifcvf_sim_queue_info(sim, 1, &info), 0);
 	CHECK(info.broken);
-	hw.vring[1].last_avail_idx = 0;
-	CHECK_EQ(ifcvf_hw_stop(&hw, NULL), 0);
-	CHECK_EQ(hw.vring[1].last_avail_idx, 0x8000);
-	CHECK_EQ(hw.vring[1].last_used_idx, 0);
+	vrings[1].last_avail_idx = 0;
+	CHECK_EQ(ifcvf_hw_stop(&hw, vrings, NULL), 0);
+	CHECK_EQ(vrings[1].last_avail_idx, 0x8000);
+	CHECK_EQ(vrings[1].last_used_idx, 0);
 	ifcvf_sim_destroy(sim);
 	return 0;
 }
@@ -570,7 +578,7 @@ test_notify(void)
 
 	CHECK(sim != NULL);
 	fill_vrings(8, 256);
-	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features), 0);
+	CHECK_EQ(ifcvf_hw_start(&hw, hw.dev_features, vrings), 0);
 	for (q = 0; q < 8; q++) {
 		CHECK(ifcvf_hw_notify_offset(&hw, q) + 2 <=
 		      hw.notify.off + hw.notify.len);

@@ -768,11 +768,11 @@ ring_state_body(struct fx *f)
 		CHECK(before.enabled);
 		CHECK_EQ(before.last_avail_idx, 37);
 		CHECK_EQ(before.last_used_idx, 37);
-		CHECK_EQ(ifcvf_hw_queue_disable(&f->dev.hw, q), 0);
+		CHECK_EQ(ifcvf_hw_queue_disable(&f->dev.hw, q, &f->dev.vring[q]), 0);
 		CHECK(!qinfo(f->sim, q).enabled);
-		CHECK_EQ(f->dev.hw.vring[q].last_avail_idx,
+		CHECK_EQ(f->dev.vring[q].last_avail_idx,
 			 before.last_avail_idx);
-		CHECK_EQ(f->dev.hw.vring[q].last_used_idx,
+		CHECK_EQ(f->dev.vring[q].last_used_idx,
 			 before.last_used_idx);
 	}
 	return 0;
@@ -1151,9 +1151,9 @@ blk_late_body(struct fx *f)
 	ifcvf_sim_quiesce(f->sim);
 	CHECK_EQ(qinfo(f->sim, 0).last_avail_idx, 4);
 	CHECK_EQ(qinfo(f->sim, 0).last_used_idx, 0);
-	CHECK_EQ(ifcvf_hw_ring_state_save(&f->dev.hw, 0), 0);
-	CHECK_EQ(f->dev.hw.vring[0].last_avail_idx, 4);
-	CHECK_EQ(f->dev.hw.vring[0].last_used_idx, 0);
+	CHECK_EQ(ifcvf_hw_ring_state_save(&f->dev.hw, 0, &f->dev.vring[0]), 0);
+	CHECK_EQ(f->dev.vring[0].last_avail_idx, 4);
+	CHECK_EQ(f->dev.vring[0].last_used_idx, 0);
 	CHECK_EQ(vdrv_vq_pending(vq), 0);
 	CHECK_EQ(ifcvf_sim_blk_read(f->sim, 0, blk_got, sizeof(zero)), 0);
 	CHECK(memcmp(blk_got, zero, sizeof(zero)) == 0);

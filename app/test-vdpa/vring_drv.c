@@ -916,7 +916,7 @@ dev_start(struct vdrv_dev *d, uint64_t features)
 	int ret;
 
 	for (q = 0; q < IFCVF_MAX_QUEUES; q++) {
-		struct ifcvf_vring *vr = &d->hw.vring[q];
+		struct ifcvf_vring *vr = &d->vring[q];
 
 		memset(vr, 0, sizeof(*vr));
 		vr->vector = IFCVF_MSI_NO_VECTOR;
@@ -931,7 +931,7 @@ dev_start(struct vdrv_dev *d, uint64_t features)
 		vr->enable = true;
 	}
 	d->hw.config_vector = d->config_vector;
-	ret = ifcvf_hw_start(&d->hw, features);
+	ret = ifcvf_hw_start(&d->hw, features, d->vring);
 	if (ret < 0)
 		return ret;
 	d->features = d->hw.features;
@@ -1002,7 +1002,7 @@ vdrv_dev_restart(struct vdrv_dev *d)
 	uint64_t features = d->features;
 
 	if (d->started)
-		ifcvf_hw_stop(&d->hw, NULL);
+		ifcvf_hw_stop(&d->hw, d->vring, NULL);
 	d->started = false;
 	return dev_start(d, features);
 }
@@ -1013,7 +1013,7 @@ vdrv_dev_fini(struct vdrv_dev *d)
 	uint16_t q;
 
 	if (d->started)
-		ifcvf_hw_stop(&d->hw, NULL);
+		ifcvf_hw_stop(&d->hw, d->vring, NULL);
 	d->started = false;
 	if (d->sim != NULL)
 		dev_close_irqs(d);

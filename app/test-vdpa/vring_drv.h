@@ -303,6 +303,7 @@ struct vdrv_dev {
 	struct ifcvf_sim *sim;
 	struct vdrv_mem *mem;
 	struct ifcvf_hw hw;
+	struct ifcvf_vring vring[IFCVF_MAX_QUEUES];	/* as the HW layer runs them */
 	uint16_t nr_pairs;	/* 0 on a blk device */
 	uint16_t nr_queues;
 	uint16_t nr_vectors;	/* eventfds attached: queues + config */

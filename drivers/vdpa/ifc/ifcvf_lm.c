@@ -353,7 +353,7 @@ shadow_queue(struct ifcvf_internal *ifc, uint16_t qid, uint8_t *va,
 	     uint64_t iova)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
-	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 	struct ifcvf_shadow *sh = &q->sh;
 	uint64_t used_off = RTE_ALIGN_CEIL(avail_ring_len(vr->size),
 					   SHADOW_ALIGN);
@@ -384,8 +384,8 @@ lm_sw_setup(struct ifcvf_internal *ifc)
 	int ret;
 
 	for (qid = 0; qid < ifc->nr_vring; qid++)
-		if (ifc->hw.vring[qid].enable)
-			len += shadow_len(ifc->hw.vring[qid].size);
+		if (ifc->vring[qid].enable)
+			len += shadow_len(ifc->vring[qid].size);
 	if (len == 0)
 		return 0;
 	va = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -396,11 +396,11 @@ lm_sw_setup(struct ifcvf_internal *ifc)
 	if (ret == 0)
 		ret = map_lm_window(ifc, (uintptr_t)va, len);
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++) {
-		if (!ifc->hw.vring[qid].enable)
+		if (!ifc->vring[qid].enable)
 			continue;
 		ret = shadow_queue(ifc, qid, va + off,
 				   ifc->lm_window.iova + off);
-		off += shadow_len(ifc->hw.vring[qid].size);
+		off += shadow_len(ifc->vring[qid].size);
 	}
 	ifc->mediated = true;
 	if (ret < 0) {
@@ -429,7 +429,7 @@ needs_shadow(const struct ifcvf_internal *ifc)
 	if (ifc->hw.has_lm)
 		return false;
 	for (qid = 0; qid < ifc->nr_vring; qid++) {
-		vr = &ifc->hw.vring[qid];
+		vr = &ifc->vring[qid];
 		if (vr->enable && (vr->last_avail_idx | vr->last_used_idx))
 			return true;
 	}
@@ -706,7 +706,7 @@ static void
 drain_queue(struct ifcvf_internal *ifc, uint16_t qid)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
-	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 
 	sync_used(q);
 	vr->last_used_idx = q->sh.next_used;
@@ -727,7 +727,7 @@ ifcvf_lm_drain(struct ifcvf_internal *ifc)
 		if (ifc->q[qid].sh.on)
 			drain_queue(ifc, qid);
 		/* The device's last writes to the used rings. */
-		if (ifc->logging && ifc->hw.vring[qid].enable)
+		if (ifc->logging && ifc->vring[qid].enable)
 			log_pages(ifc, ifc->q[qid].used_gpa,
 				  used_ring_len(ifc->q[qid].vring.size));
 	}

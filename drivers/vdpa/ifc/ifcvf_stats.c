@@ -176,7 +176,7 @@ stats_queue(struct rte_vdpa_device *vdev, int qid)
 static bool
 stats_queue_running(const struct ifcvf_queue *q)
 {
-	return q->ifc->configured && q->ifc->hw.vring[q->qid].enable;
+	return q->ifc->configured && q->ifc->vring[q->qid].enable;
 }
 
 int

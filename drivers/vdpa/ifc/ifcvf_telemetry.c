@@ -145,7 +145,7 @@ static void
 queue_info(struct rte_tel_data *d, const struct ifcvf_internal *ifc,
 	   const struct ifcvf_queue *q)
 {
-	const struct ifcvf_vring *vr = &ifc->hw.vring[q->qid];
+	const struct ifcvf_vring *vr = &ifc->vring[q->qid];
 	unsigned int i;
 
 	rte_tel_data_add_dict_int(d, "enabled", vr->enable);

@@ -183,7 +183,7 @@ vring_to_hw(struct ifcvf_internal *ifc, const struct rte_vhost_memory *mem,
 	    uint16_t qid)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
-	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 	uint16_t size;
 
 	if (rte_vhost_get_vhost_vring(ifc->vid, qid, &q->vring) < 0)
@@ -220,7 +220,7 @@ vrings_to_hw(struct ifcvf_internal *ifc)
 		return -EINVAL;
 	ret = ifcvf_mem_check(mem);
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++)
-		if (ifc->hw.vring[qid].enable)
+		if (ifc->vring[qid].enable)
 			ret = vring_to_hw(ifc, mem, qid);
 	if (ret == 0)
 		ret = ifcvf_mem_map(ifc, mem);
@@ -235,7 +235,7 @@ queue_irq_fd(const struct ifcvf_queue *q)
 	if (q->sh.on)
 		return q->sh.irq.fd;
 	/* A disabled queue's call fd may be closed already. */
-	return q->ifc->hw.vring[q->qid].enable ? q->vring.callfd : -1;
+	return q->ifc->vring[q->qid].enable ? q->vring.callfd : -1;
 }
 
 /*
@@ -318,7 +318,7 @@ arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 	 * have zeroed its used index yet.
 	 */
 	q->used_base = q->sh.on ? q->sh.next_used :
-				  ifc->hw.vring[qid].last_used_idx;
+				  ifc->vring[qid].last_used_idx;
 	q->kick.handler = relay_kick;
 	q->kick.ready = kick_ready;
 	/* Polled, the first sweep rings once, as a kick at arming would. */
@@ -331,7 +331,7 @@ arm_queue(struct ifcvf_internal *ifc, uint16_t qid)
 }
 
 /*
- * Enable queue @qid on the running device from hw.vring[] and arm it; its
+ * Enable queue @qid on the running device from ifc->vring[] and arm it; its
  * vector is routed and MQ set already.
  */
 static int
@@ -339,21 +339,21 @@ queue_run(struct ifcvf_internal *ifc, uint16_t qid)
 {
 	int ret;
 
-	ret = ifcvf_hw_queue_enable(&ifc->hw, qid);
+	ret = ifcvf_hw_queue_enable(&ifc->hw, qid, &ifc->vring[qid]);
 	if (ret == 0)
 		ret = arm_queue(ifc, qid);
 	return ret;
 }
 
 /*
- * The ring state of a stopped queue into hw.vring[]: an IFCVF saved it in
+ * The ring state of a stopped queue into ifc->vring[]: an IFCVF saved it in
  * its ring-state registers; a plain virtio VF completes in order and has
  * nothing in flight once stopped, so its used ring tells.
  */
 static void
 save_ring_state(struct ifcvf_internal *ifc, uint16_t qid)
 {
-	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 	struct ifcvf_queue *q = &ifc->q[qid];
 
 	if (!vr->enable && !q->parked)
@@ -371,7 +371,7 @@ save_ring_state(struct ifcvf_internal *ifc, uint16_t qid)
 static void
 hand_back(struct ifcvf_internal *ifc, uint16_t qid)
 {
-	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 
 	save_ring_state(ifc, qid);
 	rte_vhost_set_vring_base(ifc->vid, qid, vr->last_avail_idx,
@@ -412,9 +412,9 @@ disarm_queues(struct ifcvf_internal *ifc)
 static uint16_t
 blk_in_flight(struct ifcvf_internal *ifc, uint16_t qid)
 {
-	const struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	const struct ifcvf_vring *vr = &ifc->vring[qid];
 
-	if (ifcvf_hw_ring_state_save(&ifc->hw, qid) < 0)
+	if (ifcvf_hw_ring_state_save(&ifc->hw, qid, &ifc->vring[qid]) < 0)
 		return 0;
 	return (uint16_t)(vr->last_avail_idx - vr->last_used_idx);
 }
@@ -455,13 +455,13 @@ blk_drain(struct ifcvf_internal *ifc)
 	uint16_t qid;
 
 	for (qid = 0; qid < ifc->nr_vring && ifc->hw.has_lm; qid++)
-		if (ifc->hw.vring[qid].enable || ifc->q[qid].parked)
+		if (ifc->vring[qid].enable || ifc->q[qid].parked)
 			blk_drain_queue(ifc, qid, &waited);
 }
 
 /*
  * Stop the device and put each enabled queue's ring state, in the guest's
- * terms, into hw.vring[], with the guest's ring addresses.
+ * terms, into ifc->vring[], with the guest's ring addresses.
  */
 static void
 pause_device(struct ifcvf_internal *ifc)
@@ -473,7 +473,7 @@ pause_device(struct ifcvf_internal *ifc)
 	if (is_blk(ifc))
 		blk_drain(ifc);
 	disarm_queues(ifc);
-	if (ifcvf_hw_stop(&ifc->hw, &lost) < 0)
+	if (ifcvf_hw_stop(&ifc->hw, ifc->vring, &lost) < 0)
 		IFCVF_LOG(ERR, "%s: the device did not stop cleanly",
 			  ifc->rte_dev->name);
 	for (qid = 0; qid < ifc->nr_vring; qid++)
@@ -503,11 +503,11 @@ resume_undo(struct ifcvf_internal *ifc, const struct ifcvf_vring *paused,
 	unroute_irqs(ifc);
 	pause_device(ifc);
 	if (!ran)
-		memcpy(ifc->hw.vring, paused,
-		       sizeof(ifc->hw.vring[0]) * IFCVF_MAX_QUEUES);
+		memcpy(ifc->vring, paused,
+		       sizeof(ifc->vring[0]) * IFCVF_MAX_QUEUES);
 }
 
-/* Start the device on hw.vring[], logging dirty pages if @log. */
+/* Start the device on ifc->vring[], logging dirty pages if @log. */
 static int
 resume_device(struct ifcvf_internal *ifc, bool log)
 {
@@ -516,17 +516,17 @@ resume_device(struct ifcvf_internal *ifc, bool log)
 	uint16_t qid;
 	int ret;
 
-	memcpy(paused, ifc->hw.vring, sizeof(paused));
+	memcpy(paused, ifc->vring, sizeof(paused));
 	ret = ifcvf_lm_setup(ifc, log);
 	if (ret == 0)
 		ret = route_irqs(ifc);
 	if (ret == 0) {
 		ifc->hw.config_vector = IFCVF_CONFIG_VECTOR;
-		ret = ifcvf_hw_start(&ifc->hw, device_features(ifc));
+		ret = ifcvf_hw_start(&ifc->hw, device_features(ifc), ifc->vring);
 		ran = ret == 0;
 	}
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++)
-		if (ifc->hw.vring[qid].enable)
+		if (ifc->vring[qid].enable)
 			ret = arm_queue(ifc, qid);
 	if (ret < 0)
 		resume_undo(ifc, paused, ran);
@@ -639,7 +639,7 @@ notifiers_set(struct ifcvf_internal *ifc, bool on)
 		struct ifcvf_queue *q = &ifc->q[qid];
 
 		if (q->notifier == on || (on && (q->notifier_refused ||
-		    !notifier_ok(ifc, qid) || !ifc->hw.vring[qid].enable)))
+		    !notifier_ok(ifc, qid) || !ifc->vring[qid].enable)))
 			continue;
 		if (rte_vhost_host_notifier_ctrl(ifc->vid, qid, on) != 0) {
 			/* Refused (or not negotiated): not again on this connection. */
@@ -684,10 +684,10 @@ stop_datapath(struct ifcvf_internal *ifc)
 
 	pause_device(ifc);
 	for (qid = 0; qid < ifc->nr_vring; qid++)
-		if (ifc->hw.vring[qid].enable)
+		if (ifc->vring[qid].enable)
 			rte_vhost_set_vring_base(ifc->vid, qid,
-						 ifc->hw.vring[qid].last_avail_idx,
-						 ifc->hw.vring[qid].last_used_idx);
+						 ifc->vring[qid].last_avail_idx,
+						 ifc->vring[qid].last_used_idx);
 	release_datapath(ifc);
 }
 
@@ -735,14 +735,14 @@ shrink_queues(struct ifcvf_internal *ifc, uint16_t nr)
 	uint16_t qid;
 
 	for (qid = nr; qid < ifc->nr_vring; qid++)
-		ifc->hw.vring[qid].enable = false;
+		ifc->vring[qid].enable = false;
 	ifc->nr_vring = RTE_MIN(ifc->nr_vring, nr);
 }
 
 /*
  * An IFCVF stops its network queues one at a time, the device left
  * running: each enabled queue's ring state, in the guest's terms, into
- * hw.vring[], as pause_device puts it, and nothing the VF holds dropped.
+ * ifc->vring[], as pause_device puts it, and nothing the VF holds dropped.
  * False: a queue did not stop (only a reset stops it).
  */
 static bool
@@ -752,8 +752,8 @@ pause_queues(struct ifcvf_internal *ifc)
 
 	disarm_queues(ifc);
 	for (qid = 0; qid < ifc->nr_vring; qid++)
-		if (ifc->hw.vring[qid].enable &&
-		    ifcvf_hw_queue_disable(&ifc->hw, qid) < 0)
+		if (ifc->vring[qid].enable &&
+		    ifcvf_hw_queue_disable(&ifc->hw, qid, &ifc->vring[qid]) < 0)
 			return false;
 	ifcvf_lm_drain(ifc);
 	ifcvf_lm_teardown(ifc);
@@ -764,7 +764,7 @@ pause_queues(struct ifcvf_internal *ifc)
 
 /*
  * resume_device on the running VF: each enabled queue programmed from
- * hw.vring[] and started again. A failure leaves what pause_device (of
+ * ifc->vring[] and started again. A failure leaves what pause_device (of
  * fail_device) reads right: the ring state of every queue not started.
  */
 static int
@@ -774,17 +774,17 @@ resume_queues(struct ifcvf_internal *ifc, bool log)
 	uint16_t qid;
 	int ret;
 
-	/* A shadow set-up that fails half-way leaves hw.vring[] changed. */
-	memcpy(paused, ifc->hw.vring, sizeof(paused));
+	/* A shadow set-up that fails half-way leaves ifc->vring[] changed. */
+	memcpy(paused, ifc->vring, sizeof(paused));
 	ret = ifcvf_lm_setup(ifc, log);
 	if (ret < 0) {
-		memcpy(ifc->hw.vring, paused, sizeof(paused));
+		memcpy(ifc->vring, paused, sizeof(paused));
 		return ret;
 	}
 	ret = route_irqs(ifc);
-	ifcvf_hw_set_mq(&ifc->hw);
+	ifcvf_hw_set_mq(&ifc->hw, ifc->vring);
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++) {
-		if (!ifc->hw.vring[qid].enable)
+		if (!ifc->vring[qid].enable)
 			continue;
 		ret = queue_run(ifc, qid);
 		/*
@@ -841,11 +841,11 @@ restart_device(struct ifcvf_internal *ifc, bool log, int add)
 	int ret;
 
 	if (add >= 0)
-		want = ifc->hw.vring[add];
+		want = ifc->vring[add];
 	live = pause_for_restart(ifc, true);
 	if (add >= 0) {
 		want.enable = true;
-		ifc->hw.vring[add] = want;
+		ifc->vring[add] = want;
 	}
 	/*
 	 * vhost frees the queues past the first pair when the features lose
@@ -867,7 +867,7 @@ enable_implicit_vrings(struct ifcvf_internal *ifc)
 	if (features & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES))
 		return;
 	for (qid = 0; qid < ifc->nr_vring; qid++)
-		ifc->hw.vring[qid].enable = true;
+		ifc->vring[qid].enable = true;
 }
 
 /*
@@ -880,7 +880,7 @@ forget_connection(struct ifcvf_internal *ifc)
 	uint16_t qid;
 
 	for (qid = 0; qid < IFCVF_MAX_QUEUES; qid++) {
-		ifc->hw.vring[qid].enable = false;
+		ifc->vring[qid].enable = false;
 		ifc->q[qid].parked = false;
 		ifc->q[qid].state_lost = false;
 		ifc->q[qid].notifier = false;
@@ -1026,7 +1026,7 @@ restart_without(struct ifcvf_internal *ifc, uint16_t qid, int err)
 
 	live = pause_for_restart(ifc, err == 0);
 	hand_back(ifc, qid);
-	ifc->hw.vring[qid].enable = false;
+	ifc->vring[qid].enable = false;
 	ret = live ? resume_queues(ifc, log) : resume_device(ifc, log);
 	return ret < 0 ? fail_device(ifc, ret) : err;
 }
@@ -1050,7 +1050,7 @@ queue_stop(struct ifcvf_internal *ifc, uint16_t qid)
 		 */
 		hand_back(ifc, qid);
 		q->parked = true;
-		ifc->hw.vring[qid].enable = false;
+		ifc->vring[qid].enable = false;
 		return 0;
 	}
 	if (is_blk(ifc)) {
@@ -1058,10 +1058,10 @@ queue_stop(struct ifcvf_internal *ifc, uint16_t qid)
 
 		blk_drain_queue(ifc, qid, &waited);
 	}
-	ret = ifcvf_hw_queue_disable(&ifc->hw, qid);
+	ret = ifcvf_hw_queue_disable(&ifc->hw, qid, &ifc->vring[qid]);
 	if (ret == 0) {
 		hand_back(ifc, qid);
-		ifc->hw.vring[qid].enable = false;
+		ifc->vring[qid].enable = false;
 		return 0;
 	}
 	/* Only a reset stops it; its state is read off the used ring. */
@@ -1118,7 +1118,7 @@ queue_program(struct ifcvf_internal *ifc, uint16_t qid)
 
 	ret = route_irqs(ifc);
 	if (ret == 0) {
-		ifcvf_hw_set_mq(&ifc->hw);
+		ifcvf_hw_set_mq(&ifc->hw, ifc->vring);
 		ret = queue_run(ifc, qid);
 	}
 	return ret;
@@ -1138,9 +1138,9 @@ queue_unstart(struct ifcvf_internal *ifc, uint16_t qid)
 	ifcvf_relay_del(&ifc->q[qid].kick);
 	ifcvf_lm_disarm(ifc, qid);
 	if (ifc->hw.has_lm)
-		ifcvf_hw_queue_disable(&ifc->hw, qid);
-	ifc->hw.vring[qid].enable = false;
-	ifcvf_hw_set_mq(&ifc->hw);
+		ifcvf_hw_queue_disable(&ifc->hw, qid, &ifc->vring[qid]);
+	ifc->vring[qid].enable = false;
+	ifcvf_hw_set_mq(&ifc->hw, ifc->vring);
 }
 
 /*
@@ -1152,7 +1152,7 @@ static int
 queue_start(struct ifcvf_internal *ifc, uint16_t qid)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
-	struct ifcvf_vring *vr = &ifc->hw.vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 	struct rte_vhost_memory *mem = NULL;
 	struct ifcvf_vring was = *vr;
 	bool was_parked = q->parked;
@@ -1213,12 +1213,12 @@ ifcvf_set_vring_state(int vid, int vring, int state)
 		return -1;
 	}
 	if (!ifc->configured) {
-		ifc->hw.vring[vring].enable = enable;
+		ifc->vring[vring].enable = enable;
 		if (enable && blk_ready(ifc, vring))
 			ret = configure(ifc, vid);
-	} else if (enable && !ifc->hw.vring[vring].enable)
+	} else if (enable && !ifc->vring[vring].enable)
 		ret = queue_start(ifc, vring);
-	else if (!enable && ifc->hw.vring[vring].enable)
+	else if (!enable && ifc->vring[vring].enable)
 		ret = queue_stop(ifc, vring);
 	notifiers_sync(ifc);
 	pthread_mutex_unlock(&ifc->lock);

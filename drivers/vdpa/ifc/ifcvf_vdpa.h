@@ -163,6 +163,11 @@ struct ifcvf_internal {
 	int vid;
 	bool configured;	/* dev_conf done, not yet closed */
 	uint16_t nr_vring;
+	/*
+	 * The queues as the device is to run them (the HW layer is given
+	 * them, and writes back only the ring state it reads at a stop).
+	 */
+	struct ifcvf_vring vring[IFCVF_MAX_QUEUES];
 	struct ifcvf_queue q[IFCVF_MAX_QUEUES];
 	struct ifcvf_dma_window *windows;
 	unsigned int nr_windows;

@@ -381,14 +381,11 @@ int
 ifcvf_hw_init(struct ifcvf_hw *hw, const struct ifcvf_io *io)
 {
 	struct cap_walk walk = { 0 };
-	uint16_t q;
 	int ret;
 
 	memset(hw, 0, sizeof(*hw));
 	hw->io = *io;
 	hw->config_vector = IFCVF_MSI_NO_VECTOR;
-	for (q = 0; q < IFCVF_MAX_QUEUES; q++)
-		hw->vring[q].vector = IFCVF_MSI_NO_VECTOR;
 
 	ret = read_ids(hw);
 	if (ret == 0)
@@ -591,9 +588,8 @@ ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted)
 /* Queues. */
 
 static int
-check_vring(struct ifcvf_hw *hw, uint16_t qid)
+check_vring(struct ifcvf_hw *hw, uint16_t qid, const struct ifcvf_vring *vr)
 {
-	const struct ifcvf_vring *vr = &hw->vring[qid];
 	uint16_t max;
 
 	common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
@@ -620,14 +616,14 @@ set_vector(struct ifcvf_hw *hw, uint32_t reg, uint16_t vector)
 }
 
 int
-ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid)
+ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid,
+		      const struct ifcvf_vring *vr)
 {
-	const struct ifcvf_vring *vr = &hw->vring[qid];
 	int ret;
 
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	ret = check_vring(hw, qid);	/* selects qid */
+	ret = check_vring(hw, qid, vr);	/* selects qid */
 	if (ret < 0)
 		return ret;
 	common_write(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2, vr->size);
@@ -638,7 +634,7 @@ ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid)
 	common_write64(hw, VIRTIO_PCI_COMMON_Q_AVAILLO, vr->avail);
 	common_write64(hw, VIRTIO_PCI_COMMON_Q_USEDLO, vr->used);
 	if (hw->has_lm)
-		ifcvf_hw_ring_state_restore(hw, qid);
+		ifcvf_hw_ring_state_restore(hw, qid, vr);
 	common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	if (common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2) != 1) {
 		IFCVF_LOG(ERR, "queue %u did not enable", qid);
@@ -648,7 +644,8 @@ ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid)
 }
 
 int
-ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid)
+ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid,
+		       struct ifcvf_vring *vr)
 {
 	unsigned int waited;
 
@@ -665,32 +662,32 @@ ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid)
 		}
 		ifcvf_msleep(1);
 	}
-	return hw->has_lm ? ifcvf_hw_ring_state_save(hw, qid) : 0;
+	return hw->has_lm ? ifcvf_hw_ring_state_save(hw, qid, vr) : 0;
 }
 
 /* Queues (blk) or queue pairs (net) up to the highest one enabled. */
 static uint16_t
-active_mq(const struct ifcvf_hw *hw)
+active_mq(const struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 {
 	uint16_t q, n = 0;
 
 	for (q = 0; q < hw->nr_vring; q++)
-		if (hw->vring[q].enable)
+		if (vrings[q].enable)
 			n = hw->dev_type == IFCVF_DEV_BLK ? q + 1 : q / 2 + 1;
 	return n;
 }
 
 static int
-start_queues(struct ifcvf_hw *hw)
+start_queues(struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 {
 	uint16_t q;
 	int ret;
 
-	ifcvf_hw_set_mq(hw);
+	ifcvf_hw_set_mq(hw, vrings);
 	for (q = 0; q < hw->nr_vring; q++) {
-		if (!hw->vring[q].enable)
+		if (!vrings[q].enable)
 			continue;
-		ret = ifcvf_hw_queue_enable(hw, q);
+		ret = ifcvf_hw_queue_enable(hw, q, &vrings[q]);
 		if (ret < 0)
 			return ret;
 	}
@@ -698,7 +695,8 @@ start_queues(struct ifcvf_hw *hw)
 }
 
 int
-ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features)
+ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features,
+	       const struct ifcvf_vring *vrings)
 {
 	int ret;
 
@@ -709,7 +707,7 @@ ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features)
 	if (ret == 0)
 		ret = set_vector(hw, VIRTIO_PCI_COMMON_MSIX, hw->config_vector);
 	if (ret == 0)
-		ret = start_queues(hw);
+		ret = start_queues(hw, vrings);
 	if (ret == 0) {
 		add_status(hw, VIRTIO_CONFIG_S_DRIVER_OK);
 		ret = check_started(hw);
@@ -720,7 +718,8 @@ ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features)
 }
 
 int
-ifcvf_hw_stop(struct ifcvf_hw *hw, uint64_t *lost)
+ifcvf_hw_stop(struct ifcvf_hw *hw, struct ifcvf_vring *vrings,
+	      uint64_t *lost)
 {
 	int ret = 0, r;
 	uint16_t q;
@@ -737,7 +736,7 @@ ifcvf_hw_stop(struct ifcvf_hw *hw, uint64_t *lost)
 		common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
 		if (!common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2))
 			continue;
-		r = ifcvf_hw_queue_disable(hw, q);
+		r = ifcvf_hw_queue_disable(hw, q, &vrings[q]);
 		if (r < 0 && lost != NULL)
 			*lost |= 1ULL << q;
 		if (r < 0 && ret == 0)
@@ -750,14 +749,15 @@ ifcvf_hw_stop(struct ifcvf_hw *hw, uint64_t *lost)
 /* The LM block. */
 
 void
-ifcvf_hw_set_mq(struct ifcvf_hw *hw)
+ifcvf_hw_set_mq(struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 {
 	if (hw->has_lm)
-		lm_write(hw, IFCVF_LM_MQ_OFFSET, active_mq(hw));
+		lm_write(hw, IFCVF_LM_MQ_OFFSET, active_mq(hw, vrings));
 }
 
 int
-ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid)
+ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid,
+			 struct ifcvf_vring *vr)
 {
 	uint32_t state;
 
@@ -766,16 +766,15 @@ ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid)
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
 	state = lm_read(hw, lm_ring_state_off(hw, qid));
-	hw->vring[qid].last_avail_idx = (uint16_t)state;
-	hw->vring[qid].last_used_idx = (uint16_t)(state >> 16);
+	vr->last_avail_idx = (uint16_t)state;
+	vr->last_used_idx = (uint16_t)(state >> 16);
 	return 0;
 }
 
 int
-ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid)
+ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid,
+			    const struct ifcvf_vring *vr)
 {
-	const struct ifcvf_vring *vr = &hw->vring[qid];
-
 	if (!hw->has_lm)
 		return -ENOTSUP;
 	if (qid >= hw->nr_vring)

@@ -137,7 +137,6 @@ struct ifcvf_hw {
 	uint16_t config_vector;
 	uint64_t dev_features;	/* what the device offers */
 	uint64_t features;	/* what was negotiated */
-	struct ifcvf_vring vring[IFCVF_MAX_QUEUES];
 	uint16_t notify_off[IFCVF_MAX_QUEUES];
 };
 
@@ -161,32 +160,46 @@ uint64_t ifcvf_hw_get_features(struct ifcvf_hw *hw);
  */
 int ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted);
 
-/* Program queue @qid from hw->vring[qid] and enable it. */
-int ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid);
-/* Disable queue @qid and save its ring state into hw->vring[qid]. */
-int ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid);
+/*
+ * The HW layer keeps no queue state: each call is given the rings it
+ * programs (@vr, or @vrings: hw->nr_vring entries, those marked enable
+ * programmed) and writes back only the ring state it reads from the
+ * device, into the @vr or @vrings it is given to save into.
+ */
+
+/* Program queue @qid as @vr says and enable it. */
+int ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid,
+			  const struct ifcvf_vring *vr);
+/* Disable queue @qid; with an LM block, its ring state into @vr. */
+int ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid,
+			   struct ifcvf_vring *vr);
 
 /*
  * Reset, negotiate @features, set the config vector, program and enable
- * every hw->vring[] marked enable, then DRIVER_OK.
+ * every one of @vrings marked enable, then DRIVER_OK.
  */
-int ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features);
+int ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features,
+		   const struct ifcvf_vring *vrings);
 /*
- * Disable every queue (saving ring state) and reset. Bit q of *@lost (if
- * not NULL) is set when queue q did not stop: its ring state is unknown.
+ * Disable every queue (saving the ring state of each into @vrings) and
+ * reset. Bit q of *@lost (if not NULL) is set when queue q did not stop:
+ * its ring state is unknown.
  */
-int ifcvf_hw_stop(struct ifcvf_hw *hw, uint64_t *lost);
+int ifcvf_hw_stop(struct ifcvf_hw *hw, struct ifcvf_vring *vrings,
+		  uint64_t *lost);
 
 /*
  * Tell the device (LM block only) how many queues it serves: up to the
- * highest hw->vring[] marked enable, counted in pairs for net, in queues
+ * highest of @vrings marked enable, counted in pairs for net, in queues
  * for blk.
  */
-void ifcvf_hw_set_mq(struct ifcvf_hw *hw);
+void ifcvf_hw_set_mq(struct ifcvf_hw *hw, const struct ifcvf_vring *vrings);
 
 /* Ring state through the LM block: -ENOTSUP without one. */
-int ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid);
-int ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid);
+int ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid,
+			     struct ifcvf_vring *vr);
+int ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid,
+				const struct ifcvf_vring *vr);
 
 /* HW dirty logging into [base, base + size) of the device's IOVA space. */
 int ifcvf_hw_log_enable(struct ifcvf_hw *hw, uint64_t base, uint64_t size);
