@@ -490,10 +490,13 @@ close_wait(struct stress *s, long closes, int ms)
 	long n;
 
 	while ((n = vdpa_proc_closes(&s->v)) < closes) {
+		log_poll(&s->log);
 		if (vdrv_now_ms() >= end)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
+	/* What the driver logged during the cycle counts for this one. */
+	log_poll(&s->log);
 	s->closes = n;
 	if (vdpa_proc_tel_int(&s->v, VDPA_PROC_SIM0_INFO,
 			      "iommu_mappings") != 0)

@@ -212,19 +212,21 @@ def check_log_mode(env, dev, mode):
 class Truth:
     """The simulator's record of the pages VF @dev's device wrote
     (/vdpa_ifcvf_sim/truth), started once the driver logs: each page of it
-    one the device wrote while logging. poll() until started."""
+    one the device wrote while logging, once start()ed."""
 
     def __init__(self, env, dev):
         self.env = env
         self.dev = dev
         self.started = False
 
-    def poll(self):
-        """Once the driver logs, reset the record (the first time)."""
-        if not self.started and vf_logging(self.env, self.dev) != 'off':
-            e2e.telemetry(self.env, '/vdpa_ifcvf_sim/truth_reset,' +
-                          self.dev)
-            self.started = True
+    def start(self, timeout=10):
+        """Once the driver logs (a migration just started), reset the
+        record; raise if it does not log within @timeout s."""
+        check(e2e.wait_until(lambda: vf_logging(self.env, self.dev) != 'off',
+                             timeout, step=0.01),
+              'the driver never logged on %s (VHOST_F_LOG_ALL)' % self.dev)
+        e2e.telemetry(self.env, '/vdpa_ifcvf_sim/truth_reset,' + self.dev)
+        self.started = True
 
     def pages(self):
         """Every page frame in the record."""
@@ -362,13 +364,10 @@ def check_vdpa_alive(vdpa, when):
                   (how, when, vdpa.env.dir))
 
 
-def poll_migration(src, until, timeout, vdpa=None, truth=None):
-    """query-migrate until @until(info) is true; the last info. @truth (a
-    Truth) is polled each time, until it started."""
+def poll_migration(src, until, timeout, vdpa=None):
+    """query-migrate until @until(info) is true; the last info."""
     end = time.monotonic() + timeout
     while True:
-        if truth is not None:
-            truth.poll()
         info = src.qmp.cmd('query-migrate')
         st = info.get('status')
         check_vdpa_alive(vdpa, 'during the migration (%s, %.1f MB sent)' % (

@@ -704,9 +704,13 @@ guest_open(struct vu_guest *g, uint64_t log_size)
 static int
 log_all(struct vu_guest *g, bool on)
 {
-	bool was_off = vdpa_proc_tel_has(&vdpa, VDPA_PROC_VF0_INFO,
-					 "\"logging\":\"off\"");
+	char reply[4096];
+	bool was_off;
 
+	CHECK_EQ(vdpa_proc_telemetry(&vdpa, VDPA_PROC_VF0_INFO, reply,
+				     sizeof(reply)), 0);
+	CHECK(strstr(reply, "\"logging\":") != NULL);
+	was_off = strstr(reply, "\"logging\":\"off\"") != NULL;
 	CHECK_EQ(vu_guest_log_all(g, on), 0);
 	CHECK_EQ(vu_guest_sync(g), 0);
 	if (on && was_off)

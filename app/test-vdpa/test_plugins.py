@@ -10,6 +10,7 @@ exports nothing.
 usage: test_plugins.py <version.map> <driver.so> <installed.so> <sim.so>
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -66,19 +67,21 @@ def soname(so):
     return m.group(1) if m else None
 
 
-def check_sim(so, driver, api):
+def check_sim(so, driver, installed, api):
     errs = []
     needed = re.findall(r'\(NEEDED\)\s+Shared library: \[(.*)\]',
                         run('readelf', '-d', so))
-    if soname(driver) not in needed:
-        errs.append('needs %s, not the driver (%s)' % (needed,
-                                                       soname(driver)))
-    provided = {n for n, _ in dynamic(driver, '--defined-only')}
-    used = sorted(n for n, _ in dynamic(so, '--undefined-only')
-                  if n in provided)
-    if not set(used) <= set(api) or 'ifcvf_vdpa_register' not in used:
-        errs.append('uses %s of the driver, the interface is %s' % (used,
-                                                                    api))
+    name = os.path.basename(installed)
+    if soname(driver) != name or name not in needed:
+        errs.append('needs %s; the driver\'s soname is %s, its installed '
+                    'name %s' % (needed, soname(driver), name))
+    # Whatever of the driver it takes (ifcvf_*): the interface, @INTERNAL.
+    used = sorted((n, v) for n, v in dynamic(so, '--undefined-only')
+                  if n.startswith('ifcvf_'))
+    if any(v != 'INTERNAL' or n not in api for n, v in used) or \
+            ('ifcvf_vdpa_register', 'INTERNAL') not in used:
+        errs.append('uses %s of the driver, the interface is %s@INTERNAL' %
+                    (used, api))
     exported = [n for n, _ in dynamic(so, '--defined-only')
                 if n not in ('_init', '_fini')]
     if exported:
@@ -93,7 +96,7 @@ def main(argv):
     api = interface(argv[1])
     results = [(argv[2], check_driver(argv[2], api)),
                (argv[3], check_driver(argv[3], api)),
-               (argv[4], check_sim(argv[4], argv[2], api))]
+               (argv[4], check_sim(argv[4], argv[2], argv[3], api))]
     for so, errs in results:
         for e in errs:
             print('FAIL %s: %s' % (so, e))

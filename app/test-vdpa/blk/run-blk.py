@@ -253,8 +253,9 @@ def migrate(env, src, vdpa, truth):
     before = query_stats(vdpa, DEV, src.nr_vqs)
     t0 = time.monotonic()
     src.qmp.cmd('migrate', uri=uri)
+    truth.start()
     info = poll_migration(src, lambda i: i.get('status') == 'completed',
-                          MIGRATE_TIMEOUT, vdpa, truth)
+                          MIGRATE_TIMEOUT, vdpa)
     ram = info.get('ram', {})
     print('  migration: %.1f s wall, downtime %s ms, %.1f MB sent, %s '
           'dirty-sync rounds' % (time.monotonic() - t0, info.get('downtime'),

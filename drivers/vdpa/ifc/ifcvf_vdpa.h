@@ -34,9 +34,6 @@
 /* A bit of vhost's dirty log stands for a page of this size. */
 #define IFCVF_LOG_PAGE		4096
 
-struct ifcvf_internal;
-
-
 /* Counters of one queue, as get_stats reports them. */
 enum ifcvf_stat {
 	IFCVF_STAT_COMPLETED,	/* descriptors the device completed */

@@ -17,7 +17,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -47,9 +46,10 @@
 #define SIM_BLK_DEFAULT_CAPACITY 2048	/* sectors: 1 MiB */
 
 static const char * const sim_args[] = {
-	SIM_ARG_QP, SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC, SIM_ARG_FAIL, IFCVF_DEVARG_SW_LM, IFCVF_DEVARG_RELAY,
-	IFCVF_DEVARG_RELAY_CORE, SIM_ARG_TYPE, SIM_ARG_CAPACITY,
-	SIM_ARG_QUEUES, SIM_ARG_FAULT, SIM_ARG_DISK, NULL,
+	SIM_ARG_QP, SIM_ARG_PROFILE, SIM_ARG_WIRE, SIM_ARG_MAC, SIM_ARG_FAIL,
+	IFCVF_DEVARG_SW_LM, IFCVF_DEVARG_RELAY, IFCVF_DEVARG_RELAY_CORE,
+	SIM_ARG_TYPE, SIM_ARG_CAPACITY, SIM_ARG_QUEUES, SIM_ARG_FAULT,
+	SIM_ARG_DISK, NULL,
 };
 
 struct sim_vf {
@@ -122,7 +122,7 @@ parse_qp(const char *key, const char *value, void *out)
 	if (*value == '\0' || *end != '\0' || n < 1 ||
 	    n > IFCVF_MAX_QUEUE_PAIRS) {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are 1 to %u",
-			  key, value, IFCVF_MAX_QUEUE_PAIRS);
+			key, value, IFCVF_MAX_QUEUE_PAIRS);
 		return -EINVAL;
 	}
 	*(uint16_t *)out = n;
@@ -138,7 +138,7 @@ parse_profile(const char *key, const char *value, void *out)
 		*(enum ifcvf_sim_profile *)out = IFCVF_SIM_PROFILE_VIRTIO;
 	else {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are ifcvf and virtio",
-			  key, value);
+			key, value);
 		return -EINVAL;
 	}
 	return 0;
@@ -153,7 +153,7 @@ parse_type(const char *key, const char *value, void *out)
 		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_BLK;
 	else {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are net and blk",
-			  key, value);
+			key, value);
 		return -EINVAL;
 	}
 	return 0;
@@ -169,7 +169,7 @@ parse_capacity(const char *key, const char *value, void *out)
 	if (*value == '\0' || *end != '\0' || n < 1 ||
 	    n > IFCVF_SIM_BLK_MAX_SECTORS) {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are 1 to %llu (512-byte sectors)",
-			  key, value, IFCVF_SIM_BLK_MAX_SECTORS);
+			key, value, IFCVF_SIM_BLK_MAX_SECTORS);
 		return -EINVAL;
 	}
 	*(uint64_t *)out = n;
@@ -181,7 +181,7 @@ parse_wire(const char *key, const char *value, void *out)
 {
 	if (*value == '\0' || strlen(value) >= RTE_DEV_NAME_MAX_LEN) {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and a vdev name",
-			  key, value, SIM_WIRE_LOOP);
+			key, value, SIM_WIRE_LOOP);
 		return -EINVAL;
 	}
 	strlcpy(out, value, RTE_DEV_NAME_MAX_LEN);
@@ -227,7 +227,7 @@ parse_fail(const char *key, const char *value, void *out)
 	if (colon == NULL || op == IFCVF_SIM_OP_MAX || colon[1] == '\0' ||
 	    *end != '\0' || n < 1 || n > UINT_MAX) {
 		SIM_LOG(ERR, "devarg %s=%s: expected <op>:<n>, op one of dma_map, queue_enable, queue_disable, reset",
-			  key, value);
+			key, value);
 		return -EINVAL;
 	}
 	fail_at[op] = n;
@@ -244,7 +244,7 @@ parse_fault(const char *key, const char *value, void *out)
 		*(int *)out = IFCVF_SIM_FAULT_BLK_STUCK;
 	} else {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
-			  key, value, SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK);
+			key, value, SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK);
 		return -EINVAL;
 	}
 	return 0;
@@ -304,10 +304,10 @@ wire_pair(struct sim_vf *a, struct sim_vf *b)
 {
 	if (ifcvf_sim_wire_connect(a->sim, b->sim) == 0)
 		SIM_LOG(INFO, "%s and %s are wired together",
-			  a->ifc.rte_dev->name, b->ifc.rte_dev->name);
+			a->ifc.rte_dev->name, b->ifc.rte_dev->name);
 	else
 		SIM_LOG(ERR, "%s cannot be wired to %s: it has a peer",
-			  a->ifc.rte_dev->name, b->ifc.rte_dev->name);
+			a->ifc.rte_dev->name, b->ifc.rte_dev->name);
 }
 
 /* Wire @vf as its devargs say, and any earlier VF that named it. */
@@ -321,7 +321,7 @@ plug(struct sim_vf *vf)
 	if (vf->wire[0] != '\0') {
 		if (strcmp(vf->wire, vf->ifc.rte_dev->name) == 0) {
 			SIM_LOG(ERR, "%s: wire=%s names itself, use wire=%s",
-				  vf->wire, vf->wire, SIM_WIRE_LOOP);
+				vf->wire, vf->wire, SIM_WIRE_LOOP);
 			return -EINVAL;
 		}
 		o = find_vf(vf->wire);
@@ -393,12 +393,12 @@ sim_probe(struct rte_vdev_device *dev)
 	pthread_mutex_unlock(&sim_vfs_lock);
 	if (p.type == IFCVF_SIM_TYPE_BLK)
 		SIM_LOG(INFO, "%s: simulated %s blk VF, %u queues, %" PRIu64 " sectors",
-			  p.name, p.profile == IFCVF_SIM_PROFILE_IFCVF ?
-			  "IFCVF" : "virtio", p.nr_queue_pairs, p.capacity);
+			p.name, p.profile == IFCVF_SIM_PROFILE_IFCVF ?
+			"IFCVF" : "virtio", p.nr_queue_pairs, p.capacity);
 	else
 		SIM_LOG(INFO, "%s: simulated %s VF, %u queue pairs", p.name,
-			  p.profile == IFCVF_SIM_PROFILE_IFCVF ? "IFCVF" :
-			  "virtio", p.nr_queue_pairs);
+			p.profile == IFCVF_SIM_PROFILE_IFCVF ? "IFCVF" :
+			"virtio", p.nr_queue_pairs);
 	return 0;
 
 destroy:
@@ -481,8 +481,8 @@ sim_tel_vf_and_n(const char *params, unsigned long long *n)
 		return NULL;
 	memcpy(name, params, comma - params);
 	name[comma - params] = '\0';
-	*n = strtoull(comma + 1, &end, 0);
-	if (comma[1] == '\0' || *end != '\0')
+	*n = strtoull(comma + 1, &end, 10);
+	if (comma[1] < '0' || comma[1] > '9' || *end != '\0')
 		return NULL;
 	return find_vf(name);
 }
@@ -540,18 +540,38 @@ sim_tel_add_pfns(struct rte_tel_data *d, const uint64_t *pfns, size_t n)
  * from the @from-th on, into @d: "pages" (all there are), "from",
  * "pfns". The record is stable once the device stopped.
  */
+/*
+ * Every page frame of the record, sorted, into a buffer of the caller's
+ * (free()), their number in *@n; NULL without memory. A record that grew
+ * past the buffer while it was copied is copied again.
+ */
+static uint64_t *
+sim_truth_snapshot(struct ifcvf_sim *sim, size_t *n)
+{
+	uint64_t *all = NULL;
+	size_t cap;
+
+	do {
+		free(all);
+		cap = ifcvf_sim_truth_pages(sim, NULL, 0) + SIM_TRUTH_PER_REPLY;
+		all = malloc(cap * sizeof(*all));
+		if (all == NULL)
+			return NULL;
+		*n = ifcvf_sim_truth_pages(sim, all, cap);
+	} while (*n > cap);
+	return all;
+}
+
 static int
 sim_tel_truth_reply(struct rte_tel_data *d, struct ifcvf_sim *sim,
 		    unsigned long long from)
 {
-	size_t n = ifcvf_sim_truth_pages(sim, NULL, 0);
-	uint64_t *all = calloc(n + 1, sizeof(*all));
-	size_t first;
+	size_t n, first;
+	uint64_t *all = sim_truth_snapshot(sim, &n);
 	int ret;
 
 	if (all == NULL)
 		return -ENOMEM;
-	n = RTE_MIN(n, ifcvf_sim_truth_pages(sim, all, n));
 	first = RTE_MIN((size_t)RTE_MIN(from, (unsigned long long)SIZE_MAX), n);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_uint(d, "pages", n);
@@ -610,7 +630,8 @@ RTE_INIT(ifcvf_sim_telemetry_init)
 		sim_tel_blk_resize,
 		"A simulated blk VF's disk takes a new capacity. Parameters: the VF's device name, the capacity in sectors");
 	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/truth", sim_tel_truth,
-		"Pages a simulated VF's device wrote since truth_reset, sorted, 256 from an index. Parameters: the VF's name, the index");
+		"Pages a simulated VF's device wrote since truth_reset, sorted, "
+		RTE_STR(SIM_TRUTH_PER_REPLY) " from an index. Parameters: the VF's name, the index");
 	rte_telemetry_register_cmd("/vdpa_ifcvf_sim/truth_reset",
 		sim_tel_truth_reset,
 		"A simulated VF's record of the pages its device wrote starts again. Parameter: the VF's device name");

@@ -344,12 +344,17 @@ sim_dma_write(struct ifcvf_sim *sim, uint64_t iova, const void *buf,
 	last_pfn = (iova + len - 1) >> SIM_PAGE_SHIFT;
 	if (sim->lm_ctrl == IFCVF_LM_LOGGING_ON_VF)
 		sim_log_dirty(sim, first_pfn, last_pfn);
-	pthread_rwlock_unlock(&sim->iommu_lock);
-
+	/*
+	 * Recorded before the IOMMU lock goes: a reset of the record (which
+	 * takes it for writing) comes before a write or after its pages, so
+	 * a test that resets it once logging is on finds in it only writes
+	 * the device logged.
+	 */
 	pthread_mutex_lock(&sim->truth_lock);
 	for (pfn = first_pfn; pfn <= last_pfn; pfn++)
 		sim_truth_add(sim, pfn);
 	pthread_mutex_unlock(&sim->truth_lock);
+	pthread_rwlock_unlock(&sim->iommu_lock);
 	return 0;
 }
 
@@ -484,15 +489,18 @@ ifcvf_sim_dma_faults(struct ifcvf_sim *sim)
 	return __atomic_load_n(&sim->dma_faults, __ATOMIC_RELAXED);
 }
 
+/* After every DMA in flight (the IOMMU lock, for writing). */
 void
 ifcvf_sim_truth_reset(struct ifcvf_sim *sim)
 {
+	pthread_rwlock_wrlock(&sim->iommu_lock);
 	pthread_mutex_lock(&sim->truth_lock);
 	free(sim->truth);
 	sim->truth = NULL;
 	sim->truth_count = 0;
 	sim->truth_cap = 0;
 	pthread_mutex_unlock(&sim->truth_lock);
+	pthread_rwlock_unlock(&sim->iommu_lock);
 }
 
 static int

@@ -19,7 +19,8 @@
  *   -> sim_wire_lock (global; peer pointers)
  *   -> a sim's backlog[].lock
  *   -> a sim's wake_lock (leaf: pending work and the thread's condvar)
- * truth_lock is a leaf too. No code takes another sim's ->lock.
+ * truth_lock is a leaf too, taken under iommu_lock by DMA writes and by a
+ * reset of the record. No code takes another sim's ->lock.
  */
 
 #include <pthread.h>
