@@ -832,7 +832,8 @@ def check_running_vf(env, dev, qp):
     check(info['logging'] == 'off' and info['dma_windows'] >= 1 and
           info['dma_bytes'] > 0, '%s: logging or DMA windows %s' % (dev, info))
     check(info['configures'] == 1 and info['closes'] == 0 and
-          info['shadow_setups'] == 0 and info['hw_log_setups'] == 0,
+          info['shadow_setups'] == 0 and info['hw_log_setups'] == 0 and
+          info['drain_abandoned'] == 0,
           '%s: configured once, never closed or logging: %s' % (dev, info))
     routes = info['msix_routes']
     check(len(routes) == 2 * qp + 1 and all(fd >= 0 for fd in routes),

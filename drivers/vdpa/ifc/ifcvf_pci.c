@@ -53,7 +53,7 @@ pci_vf_of(struct ifcvf_internal *ifc)
 /* Register access on the VFIO-mapped BARs. */
 
 static uint32_t
-bar_read(void *ctx, uint8_t bar, uint64_t off, uint8_t width)
+pci_bar_read(void *ctx, uint8_t bar, uint64_t off, uint8_t width)
 {
 	struct rte_pci_device *pdev = ctx;
 	uint8_t *addr = (uint8_t *)pdev->mem_resource[bar].addr + off;
@@ -69,7 +69,8 @@ bar_read(void *ctx, uint8_t bar, uint64_t off, uint8_t width)
 }
 
 static void
-bar_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width, uint32_t val)
+pci_bar_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width,
+	      uint32_t val)
 {
 	struct rte_pci_device *pdev = ctx;
 	uint8_t *addr = (uint8_t *)pdev->mem_resource[bar].addr + off;
@@ -88,7 +89,7 @@ bar_write(void *ctx, uint8_t bar, uint64_t off, uint8_t width, uint32_t val)
 }
 
 static int
-cfg_read(void *ctx, void *buf, uint32_t len, uint32_t off)
+pci_cfg_read(void *ctx, void *buf, uint32_t len, uint32_t off)
 {
 	int ret = rte_pci_read_config(ctx, buf, len, off);
 
@@ -98,9 +99,9 @@ cfg_read(void *ctx, void *buf, uint32_t len, uint32_t off)
 }
 
 static const struct ifcvf_io_ops pci_io_ops = {
-	.read = bar_read,
-	.write = bar_write,
-	.cfg_read = cfg_read,
+	.read = pci_bar_read,
+	.write = pci_bar_write,
+	.cfg_read = pci_cfg_read,
 };
 
 /* Bus ops: the VF's own container and its device fd. */

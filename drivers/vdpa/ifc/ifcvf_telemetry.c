@@ -126,6 +126,8 @@ tel_info(const char *cmd __rte_unused, const char *params,
 	rte_tel_data_add_dict_uint(d, "closes", ifc->nr_closes);
 	rte_tel_data_add_dict_uint(d, "shadow_setups", ifc->nr_shadow_setups);
 	rte_tel_data_add_dict_uint(d, "hw_log_setups", ifc->nr_hw_log_setups);
+	rte_tel_data_add_dict_uint(d, "drain_abandoned",
+				   ifc->nr_drain_abandoned);
 	pthread_mutex_unlock(&ifc->lock);
 	ifcvf_vdpa_put();
 	return 0;

@@ -444,6 +444,7 @@ blk_drain_queue(struct ifcvf_internal *ifc, uint16_t qid,
 		return;
 	IFCVF_LOG(ERR, "%s: queue %u: %u requests still in flight after %u ms: they will be carried out again",
 		  ifc->rte_dev->name, qid, left, IFCVF_BLK_DRAIN_TIMEOUT_MS);
+	ifc->nr_drain_abandoned += left;
 	ifc->q[qid].state_lost = true;
 }
 

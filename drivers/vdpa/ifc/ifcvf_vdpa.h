@@ -181,6 +181,7 @@ struct ifcvf_internal {
 	uint64_t nr_closes;		/* datapath torn down (close, failure) */
 	uint64_t nr_shadow_setups;	/* queues put onto shadow rings */
 	uint64_t nr_hw_log_setups;	/* the VF set to log dirty pages */
+	uint64_t nr_drain_abandoned;	/* blk requests a stop gave up on */
 
 	/* Dirty pages are being logged (see the atomics above). */
 	bool logging;
