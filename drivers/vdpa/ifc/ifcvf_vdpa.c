@@ -455,8 +455,10 @@ blk_drain(struct ifcvf_internal *ifc)
 	unsigned int waited = 0;
 	uint16_t qid;
 
+	/* A queue whose requests a stop gave up on already: not again. */
 	for (qid = 0; qid < ifc->nr_vring && ifc->hw.has_lm; qid++)
-		if (ifc->vring[qid].enable || ifc->q[qid].parked)
+		if ((ifc->vring[qid].enable || ifc->q[qid].parked) &&
+		    !ifc->q[qid].state_lost)
 			blk_drain_queue(ifc, qid, &waited);
 }
 
@@ -882,6 +884,7 @@ forget_connection(struct ifcvf_internal *ifc)
 
 	for (qid = 0; qid < IFCVF_MAX_QUEUES; qid++) {
 		ifc->vring[qid].enable = false;
+		ifc->vring[qid].vector = IFCVF_MSI_NO_VECTOR;
 		ifc->q[qid].parked = false;
 		ifc->q[qid].state_lost = false;
 		ifc->q[qid].notifier = false;

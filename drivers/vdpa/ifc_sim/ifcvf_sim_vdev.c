@@ -535,12 +535,6 @@ sim_tel_add_pfns(struct rte_tel_data *d, const uint64_t *pfns, size_t n)
 }
 
 /*
- * A simulated VF's record of the pages its device wrote (the ground truth
- * a dirty log is checked against), sorted, SIM_TRUTH_PER_REPLY of them
- * from the @from-th on, into @d: "pages" (all there are), "from",
- * "pfns". The record is stable once the device stopped.
- */
-/*
  * Every page frame of the record, sorted, into a buffer of the caller's
  * (free()), their number in *@n; NULL without memory. A record that grew
  * past the buffer while it was copied is copied again.
@@ -562,6 +556,12 @@ sim_truth_snapshot(struct ifcvf_sim *sim, size_t *n)
 	return all;
 }
 
+/*
+ * A simulated VF's record of the pages its device wrote (the ground truth
+ * a dirty log is checked against), sorted, SIM_TRUTH_PER_REPLY of them
+ * from the @from-th on, into @d: "pages" (all there are), "from",
+ * "pfns". The record is stable once the device stopped.
+ */
 static int
 sim_tel_truth_reply(struct rte_tel_data *d, struct ifcvf_sim *sim,
 		    unsigned long long from)
