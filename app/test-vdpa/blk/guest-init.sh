@@ -18,21 +18,12 @@
 # in the middle of a round: what the source wrote, the destination reads
 # back.
 
-export PATH=/usr/bin:/usr/sbin:/bin:/sbin
-/usr/bin/busybox --install -s /usr/bin
-
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-
-say() {
-	echo "BLK-GUEST: $*"
-}
-
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
-	virtio_pci virtio_blk; do
-	insmod "/modules/$m.ko" || say "insmod $m failed"
-done
+# shellcheck disable=SC2034 # said by say() of the prologue
+GUEST_TAG=BLK-GUEST
+# shellcheck source=SCRIPTDIR/../guest-prologue.sh
+. /prologue.sh
+guest_modules virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
+	virtio_pci virtio_blk
 
 jobs=$(sed -n 's/.*blk_jobs=\([0-9]*\).*/\1/p' /proc/cmdline)
 jobs=${jobs:-1}

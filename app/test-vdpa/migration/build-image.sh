@@ -4,8 +4,9 @@
 #
 # Build the migration suite's guest: Debian's kernel and virtio-net and
 # virtio-blk modules (../guest-kernel.sh) and an initramfs of busybox, the
-# modules, <guest-init> as /init (the blk suite gives its own) and the
-# static traffic checker guest_ping.
+# modules, <guest-init> as /init (the blk suite gives its own) with the
+# prologue it sources (../guest-prologue.sh) and the static traffic
+# checker guest_ping.
 # The image is cached in <cache> under a key of all its inputs.
 #
 # usage: build-image.sh <cache> <guest-init> <guest_ping>
@@ -42,7 +43,8 @@ if ldd "$busybox" >/dev/null 2>&1; then
 	die "$busybox is not static (install busybox-static)"
 fi
 
-key=$(cat "$kdir/.done" "$0" "$fetch" "$init" "$ping" "$busybox" |
+prologue=$(dirname "$0")/../guest-prologue.sh
+key=$(cat "$kdir/.done" "$0" "$fetch" "$prologue" "$init" "$ping" "$busybox" |
 	sha256sum | cut -c1-16)
 image=$cache/initramfs-$key.cpio
 if [ -f "$image" ]; then
@@ -60,6 +62,7 @@ done
 ln -s bin "$root/usr/sbin"
 cp "$busybox" "$root/usr/bin/busybox"
 ln -s busybox "$root/usr/bin/sh"
+cp "$prologue" "$root/prologue.sh"
 cp "$init" "$root/init"
 chmod 755 "$root/init"
 cp "$ping" "$root/guest_ping"

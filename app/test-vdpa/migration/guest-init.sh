@@ -22,21 +22,12 @@
 # "MIG-GUEST: eth0 up"; a reset guest (system_reset) boots into a phase
 # of its own the same way, and the host counts them.
 
-export PATH=/usr/bin:/usr/sbin:/bin:/sbin
-/usr/bin/busybox --install -s /usr/bin
-
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-
-say() {
-	echo "MIG-GUEST: $*"
-}
-
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
-	virtio_pci failover net_failover virtio_net; do
-	insmod "/modules/$m.ko" || say "insmod $m failed"
-done
+# shellcheck disable=SC2034 # said by say() of the prologue
+GUEST_TAG=MIG-GUEST
+# shellcheck source=SCRIPTDIR/../guest-prologue.sh
+. /prologue.sh
+guest_modules virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
+	virtio_pci failover net_failover virtio_net
 
 peer=$(sed -n 's/.*mig_peer=\([0-9a-fA-F:]*\).*/\1/p' /proc/cmdline)
 window=$(sed -n 's/.*mig_window=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -85,7 +76,7 @@ if [ -n "$reload" ]; then
 	phase "$reload"
 	say "reload virtio_net"
 	rmmod virtio_net || say "rmmod virtio_net failed"
-	insmod /modules/virtio_net.ko || say "insmod virtio_net failed"
+	guest_modules virtio_net
 fi
 phase
 while :; do

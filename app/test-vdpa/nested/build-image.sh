@@ -57,8 +57,9 @@ for p in $plugins; do
 	[ -e "$pmd_dir/$p.so" ] || die "no $pmd_dir/$p.so"
 done
 
+prologue=$(dirname "$0")/../guest-prologue.sh
 key=$( {
-	cat "$kdir/.done" "$0" "$fetch" "$init" "$driver" "$vdpa" \
+	cat "$kdir/.done" "$0" "$fetch" "$prologue" "$init" "$driver" "$vdpa" \
 		"$traffic" "$notifier" "$installed" "$testpmd" "$busybox"
 	for p in $plugins; do cat "$pmd_dir/$p.so"; done
 	dpkg-query -W -f='${Version}\n' libdpdk-dev libc6 2>/dev/null
@@ -86,6 +87,7 @@ cp "$busybox" "$root/usr/bin/busybox"
 # The other applets are linked by /init (busybox --install).
 ln -s busybox "$root/usr/bin/sh"
 
+cp "$prologue" "$root/prologue.sh"
 cp "$init" "$root/init"
 chmod 755 "$root/init"
 cp "$testpmd" "$root/usr/bin/dpdk-testpmd"

@@ -20,8 +20,10 @@
 # unquoted expansions split lists on purpose.
 # shellcheck disable=SC2086,SC2154
 
-export PATH=/usr/bin:/usr/sbin:/bin:/sbin
-/usr/bin/busybox --install -s /usr/bin
+# shellcheck disable=SC2034 # said by say() of the prologue
+GUEST_TAG=nested
+# shellcheck source=SCRIPTDIR/../guest-prologue.sh
+. /prologue.sh
 export LD_LIBRARY_PATH=/opt
 
 COUNT=2000	# frames per vdpa_traffic round
@@ -30,16 +32,9 @@ PMD_ARGS="--total-num-mbufs=4096 --rxd=256 --txd=256"
 failed=0
 logs=""
 
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 mkdir -p /dev/hugepages
 mount -t hugetlbfs huge /dev/hugepages
-
-say() {
-	echo "nested: $*"
-}
 
 # result <name> <0|1> [reason]
 result() {
@@ -93,10 +88,8 @@ alive() {
 # --- vfio-pci -------------------------------------------------------------
 
 bind_vfio() {
-	for m in irqbypass vfio vfio_iommu_type1 vfio_virqfd vfio-pci-core \
-		vfio-pci; do
-		insmod "/modules/$m.ko" || return 1
-	done
+	guest_modules irqbypass vfio vfio_iommu_type1 vfio_virqfd \
+		vfio-pci-core vfio-pci || return 1
 	bdfs=""
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat "$d/vendor")" = 0x1af4 ] || continue

@@ -7,7 +7,8 @@ devices behind QEMU's emulated Intel IOMMU, through the real PCI + VFIO path.
 It builds (or reuses) the guest image with build-image.sh, boots it under
 TCG, and reads the verdicts /init (guest-init.sh) prints on the serial
 console. Exit 0 when every guest test passed, 1 otherwise, 77 (with
-"skipped: <reason>") only when QEMU cannot run at all.
+"skipped: <reason>") only when QEMU cannot run at all: e2e.py's exit
+codes, as every runner's.
 
 usage: run-nested.py --cache DIR --driver SO --vdpa BIN --traffic BIN
                      --notifier BIN
@@ -22,6 +23,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+# pylint: disable=wrong-import-position
+from e2e import EXIT_FAIL, EXIT_PASS, EXIT_SKIP  # noqa: E402
+
 QEMU = "qemu-system-x86_64"
 BUILD_TIMEOUT = 240  # seconds for the image (a first run downloads a kernel)
 BOOT_TIMEOUT = 300  # seconds for the whole guest run (about 15 s here)
@@ -44,7 +49,7 @@ RESULT_RE = re.compile(r"^NESTED-RESULT: (PASS|FAIL)")
 
 def skip(reason):
     print(f"skipped: {reason}")
-    sys.exit(77)
+    sys.exit(EXIT_SKIP)
 
 
 def qemu_usable():
@@ -98,11 +103,11 @@ def build_image(args):
                              timeout=BUILD_TIMEOUT)
     except subprocess.TimeoutExpired:
         print(f"FAIL: the guest image was not built in {BUILD_TIMEOUT} s")
-        sys.exit(1)
+        sys.exit(EXIT_FAIL)
     if out.returncode != 0:
         print(out.stderr, end="")
         print("FAIL: the guest image could not be built")
-        sys.exit(1)
+        sys.exit(EXIT_FAIL)
     kernel, initrd = out.stdout.split()[-2:]
     return kernel, initrd
 
@@ -204,7 +209,8 @@ def main():
         print(tail)
     print(f"run time {time.monotonic() - start:.1f} s")
     print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and overall == "PASS" and not timed_out else 1
+    return EXIT_PASS if failed == 0 and overall == "PASS" and not timed_out \
+        else EXIT_FAIL
 
 
 if __name__ == "__main__":
