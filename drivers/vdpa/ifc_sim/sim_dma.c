@@ -69,6 +69,16 @@ sim_iommu_init(struct ifcvf_sim *sim)
 	return 0;
 }
 
+/* The record empty, its memory freed (under truth_lock, or at the end). */
+static void
+sim_truth_clear(struct ifcvf_sim *sim)
+{
+	free(sim->truth);
+	sim->truth = NULL;
+	sim->truth_count = 0;
+	sim->truth_cap = 0;
+}
+
 void
 sim_iommu_fini(struct ifcvf_sim *sim)
 {
@@ -76,10 +86,7 @@ sim_iommu_fini(struct ifcvf_sim *sim)
 	sim->maps = NULL;
 	sim->nr_maps = 0;
 	sim->cap_maps = 0;
-	free(sim->truth);
-	sim->truth = NULL;
-	sim->truth_count = 0;
-	sim->truth_cap = 0;
+	sim_truth_clear(sim);
 	pthread_mutex_destroy(&sim->truth_lock);
 	pthread_rwlock_destroy(&sim->iommu_lock);
 }
@@ -495,10 +502,7 @@ ifcvf_sim_truth_reset(struct ifcvf_sim *sim)
 {
 	pthread_rwlock_wrlock(&sim->iommu_lock);
 	pthread_mutex_lock(&sim->truth_lock);
-	free(sim->truth);
-	sim->truth = NULL;
-	sim->truth_count = 0;
-	sim->truth_cap = 0;
+	sim_truth_clear(sim);
 	pthread_mutex_unlock(&sim->truth_lock);
 	pthread_rwlock_unlock(&sim->iommu_lock);
 }
