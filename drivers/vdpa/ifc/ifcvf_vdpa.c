@@ -412,9 +412,9 @@ disarm_queues(struct ifcvf_internal *ifc)
 static uint16_t
 blk_in_flight(struct ifcvf_internal *ifc, uint16_t qid)
 {
-	const struct ifcvf_vring *vr = &ifc->vring[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
 
-	if (ifcvf_hw_ring_state_save(&ifc->hw, qid, &ifc->vring[qid]) < 0)
+	if (ifcvf_hw_ring_state_save(&ifc->hw, qid, vr) < 0)
 		return 0;
 	return (uint16_t)(vr->last_avail_idx - vr->last_used_idx);
 }
