@@ -65,6 +65,7 @@ static struct {
 	struct ifcvf_relay_conf running;	/* the running thread's */
 	TAILQ_HEAD(, ifcvf_relay_src) polled;	/* under run */
 	unsigned int waiting;	/* atomic: control threads waiting for run */
+	bool quit;	/* atomic: the thread left its loop (relay_start clears) */
 } relay = {
 	.ctl = PTHREAD_MUTEX_INITIALIZER,
 	.run = PTHREAD_MUTEX_INITIALIZER,
@@ -173,6 +174,7 @@ relay_main(void *arg)
 			relay_sweep();
 		pthread_mutex_unlock(&relay.run);
 	}
+	__atomic_store_n(&relay.quit, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -224,6 +226,7 @@ relay_start(void)
 	}
 	/* The thread's copy: a VF may claim another conf once it is idle. */
 	relay.running = relay.conf;
+	__atomic_store_n(&relay.quit, false, __ATOMIC_RELAXED);
 	ret = ifcvf_ctrl_thread_create(&relay.tid, "ifcvf-rly", relay_main,
 				       &relay.running);
 	if (ret != 0) {
@@ -285,6 +288,8 @@ ifcvf_relay_get_info(struct ifcvf_relay_info *info)
 {
 	pthread_mutex_lock(&relay.ctl);
 	info->sources = relay.users;
+	info->running = relay.users > 0 &&
+			!__atomic_load_n(&relay.quit, __ATOMIC_ACQUIRE);
 	info->conf = relay.users > 0 ? relay.running : relay.conf;
 	pthread_mutex_unlock(&relay.ctl);
 }

@@ -201,7 +201,7 @@ tel_relay(const char *cmd __rte_unused, const char *params __rte_unused,
 
 	ifcvf_relay_get_info(&ri);
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_int(d, "running", ri.sources > 0);
+	rte_tel_data_add_dict_int(d, "running", ri.running);
 	rte_tel_data_add_dict_string(d, "mode", ri.conf.poll ? "poll" : "epoll");
 	rte_tel_data_add_dict_int(d, "cpu",
 				  ri.conf.pinned ? (int)ri.conf.cpu : -1);

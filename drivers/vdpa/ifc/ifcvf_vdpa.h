@@ -309,7 +309,8 @@ void ifcvf_relay_del(struct ifcvf_relay_src *src);
 
 /* The relay thread, for telemetry. */
 struct ifcvf_relay_info {
-	unsigned int sources;		/* armed; 0: the thread is not running */
+	unsigned int sources;		/* armed; 0: no thread */
+	bool running;		/* a thread serves them (none left on an error) */
 	struct ifcvf_relay_conf conf;	/* it runs with, or would start with */
 };
 void ifcvf_relay_get_info(struct ifcvf_relay_info *info);
