@@ -40,7 +40,6 @@
 #include "vdpa_proc.h"
 #include "vu_guest.h"
 
-#define CONF_FAILED_MSG	"configuration failed"
 #define WAIT_MS		5000
 #define TRAFFIC_MS	10000
 
@@ -135,10 +134,13 @@ struct vu_case {
 	int (*fn)(void);
 	bool sw;		/* the VF in SW live-migration mode */
 	bool by_name_only;	/* not in "all": a known driver bug */
-	/* case_qsize: queue 0's size, vhost's refusal or NULL, the driver's */
+	/*
+	 * case_qsize: queue 0's size, vhost's refusal or NULL, the size the
+	 * driver is handed (and refuses: a bad_ring error).
+	 */
 	uint32_t qsize;
 	const char *vhost_msg;
-	const char *driver_msg;
+	uint32_t driver_size;
 	const char *devargs;	/* more devargs of the simulated VF */
 	bool log;		/* dirty logging on while the case runs */
 	uint64_t features;	/* case_legacy: the guest's features */
@@ -392,15 +394,16 @@ refused_by_vhost(const char *vhost_msg)
 	usleep(200 * 1000);
 	CHECK(log_count(vhost_msg) > 0);
 	CHECK_EQ(vdpa_proc_configures(&vdpa), 0);
-	CHECK_EQ(log_count(CONF_FAILED_MSG), 0);
+	CHECK_EQ(vdpa_proc_wait_error(&vdpa, NULL, 0, 0), 0);
 	CHECK(vdpa_alive());
 	return 0;
 }
 
+/* The driver refused the configuration: its error counter @error says. */
 static int
-refused_by_driver(const char *driver_msg)
+refused_by_driver(const char *error)
 {
-	CHECK(log_wait(driver_msg, 1) >= 1);
+	CHECK(vdpa_proc_wait_error(&vdpa, error, 1, WAIT_MS) >= 1);
 	CHECK_EQ(vdpa_proc_configures(&vdpa), 0);
 	/*
 	 * A refused configuration logs no close: what it mapped shows in
@@ -449,7 +452,7 @@ case_ring_tail_outside(void)
 	vu_guest_vring_addr(&g, 0, &a);
 	a.avail = (uintptr_t)g.mem[0].host + g.mem[0].len - avail_len;
 	if (start_with_q0(&g, &a) == 0 &&
-	    refused_by_driver("ring outside guest memory") == 0)
+	    refused_by_driver("bad_ring") == 0)
 		ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 	vu_guest_fini(&g);
 	return ret;
@@ -517,7 +520,7 @@ case_ring_straddle(void)
 	vu_guest_vring_addr(&g, 0, &a);
 	a.used = (uintptr_t)end0 - used_len;
 	if (vu_set_vring_addr(&g.c, &a) < 0 || vu_guest_sync(&g) < 0 ||
-	    refused_by_driver("ring outside guest memory") < 0)
+	    refused_by_driver("bad_ring") < 0)
 		goto out;
 	ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 out:
@@ -539,7 +542,7 @@ case_overlap_regions(void)
 	    vu_guest_queues_init(&g) < 0 ||
 	    vu_guest_set_mem_table(&g, 2) < 0 ||
 	    start_with_q0(&g, NULL) < 0 ||
-	    refused_by_driver("overlap in guest physical space") < 0)
+	    refused_by_driver("bad_memory") < 0)
 		goto out;
 	/* Move region 1 out of the way: the same rings must now run. */
 	g.mem[1].gpa = VU_GUEST_GPA + g.mem[0].len;
@@ -556,10 +559,10 @@ out:
 }
 
 /*
- * Queue 0 sized by the case (its qsize, vhost_msg, driver_msg): vhost's
+ * Queue 0 sized by the case (its qsize, vhost_msg, driver_size): vhost's
  * ack is a failure when vhost_msg is set (and that is in its log); the
  * frontend carries on regardless, as a hostile one would. Either way the
- * driver must refuse with driver_msg.
+ * driver must refuse it (bad_ring), having been handed driver_size.
  */
 static int
 case_qsize(void)
@@ -583,8 +586,14 @@ case_qsize(void)
 		fprintf(stderr, "vhost did not say \"%s\"\n", c->vhost_msg);
 		goto out;
 	}
-	if (refused_by_driver(c->driver_msg) < 0)
+	if (refused_by_driver("bad_ring") < 0)
 		goto out;
+	if (vdpa_proc_tel_int(&vdpa, "/vdpa_ifcvf/queue,vdpa_ifcvf_sim0,0",
+			      "size") != c->driver_size) {
+		fprintf(stderr, "the driver was not handed size %u\n",
+			c->driver_size);
+		goto out;
+	}
 	ret = recover_q0(&g, vdpa_proc_closes(&vdpa));
 out:
 	vu_guest_fini(&g);
@@ -721,7 +730,7 @@ case_log_short(void)
 		fprintf(stderr, "dpdk-vdpa died while logging into a short log\n");
 		goto out;
 	}
-	if (log_wait("is not all backed by memory", 1) != 1) {
+	if (vdpa_proc_wait_error(&vdpa, "bad_log", 1, WAIT_MS) != 1) {
 		fprintf(stderr, "the driver did not refuse the short log\n");
 		goto out;
 	}
@@ -761,7 +770,7 @@ case_too_many_queues(void)
 	g.nr_queues = 6;
 	if (vu_guest_queues_init(&g) < 0 || vu_guest_set_mem_table(&g, 1) < 0 ||
 	    vu_guest_start(&g) < 0 ||
-	    refused_by_driver("frontend has 6 queues, the device 2") < 0)
+	    refused_by_driver("too_many_queues") < 0)
 		goto out;
 	/* That connection cannot shrink: a new one must get a device. */
 	ret = reopen_then_traffic(&g, 4, true);
@@ -799,8 +808,9 @@ case_bad_vring_base(void)
 	vdrv_frame_fill(g.vq[1].slot[0].buf, VDRV_FRAME_MIN, 9, 0);
 	vu_guest_kick(&g, 1);
 	/* The device finds the ring malformed and stops. */
-	if (!sim_wait_needs_reset()) {
-		fprintf(stderr, "device status %ld, want NEEDS_RESET\n",
+	if (!sim_wait_needs_reset() ||
+	    vdpa_proc_wait_error(&vdpa, "needs_reset", 1, WAIT_MS) < 1) {
+		fprintf(stderr, "device status %ld, want NEEDS_RESET, told to the driver\n",
 			sim_status());
 		goto out;
 	}
@@ -1305,7 +1315,7 @@ blk_open_slave(struct vu_guest *g, int *slave)
 {
 	/*
 	 * Queue by queue as this frontend sets them up: configured at the
-	 * first ring's enable (blk_ready() in the driver), queue 1 added.
+	 * first ring's enable (vdpa_blk_ready() in the driver), queue 1 added.
 	 */
 	long confs = vdpa_proc_configures(&vdpa);
 	uint8_t cfg[VU_CONFIG_MAX];
@@ -1432,10 +1442,10 @@ blk_hostile_body(struct vu_guest *g)
 	CHECK(memcmp(blk_got, zero, BLK_SECTOR) == 0);
 	/* Config messages out of bounds, and a write to it. */
 	CHECK_EQ(vu_get_config(&g->c, 1000, cfg), 0);
-	CHECK_EQ(log_count("GET_CONFIG of 1000 bytes refused"), 1);
+	CHECK_EQ(vdpa_proc_wait_error(&vdpa, "config_refused", 1, WAIT_MS), 1);
 	cfg[0] = 1;
 	CHECK_EQ(vu_set_config(&g->c, 32, cfg, 1), 0);
-	CHECK_EQ(log_wait("SET_CONFIG of 1 bytes at 32 refused", 1), 1);
+	CHECK_EQ(vdpa_proc_wait_error(&vdpa, "config_refused", 2, WAIT_MS), 2);
 	/* Both queues still serve. */
 	CHECK_EQ(blk_write(g, 0, 8, blk_buf, BLK_SECTOR, NULL,
 			   VIRTIO_BLK_S_OK), 0);
@@ -1446,6 +1456,8 @@ blk_hostile_body(struct vu_guest *g)
 			    &bad_layout) >= 0);
 	vu_guest_kick(g, 0);
 	CHECK(sim_wait_needs_reset());
+	/* The driver heard of it (the config interrupt). */
+	CHECK(vdpa_proc_wait_error(&vdpa, "needs_reset", 1, WAIT_MS) >= 1);
 	CHECK(vdpa_alive());
 	return 0;
 }
@@ -1694,17 +1706,17 @@ static const struct vu_case cases[] = {
 	/* vhost fails to allocate for 0 entries, but keeps size 0. */
 	{ .name = "qsize_0", .fn = case_qsize, .qsize = 0,
 	  .vhost_msg = "processing VHOST_USER_SET_VRING_NUM failed",
-	  .driver_msg = "queue 0: size 0 is not a power of two" },
+	  .driver_size = 0 },
 	{ .name = "qsize_3", .fn = case_qsize, .qsize = 3,
 	  .vhost_msg = "invalid virtqueue size 3",
-	  .driver_msg = "queue 0: size 3 is not a power of two" },
+	  .driver_size = 3 },
 	/* vhost refuses before storing it: the queue keeps size 0. */
 	{ .name = "qsize_65536", .fn = case_qsize, .qsize = 65536,
 	  .vhost_msg = "invalid virtqueue size 65536",
-	  .driver_msg = "queue 0: size 0 is not a power of two" },
+	  .driver_size = 0 },
 	/* A valid virtio size, larger than the device's maximum (4096). */
 	{ .name = "qsize_too_large", .fn = case_qsize, .qsize = 8192,
-	  .driver_msg = "size 8192 is not a power of two <= 4096" },
+	  .driver_size = 8192 },
 	{ CASE(mem_update) },
 	{ CASE(disconnect_after_kick) },
 	{ CASE(queue_toggle) },
@@ -1758,6 +1770,17 @@ static const struct vu_case cases[] = {
 	/* No disable before LOG_ALL's: the move onto shadow rings. */
 	{ .name = "fault_log_switch", .fn = case_fault, .sw = true,
 	  .devargs = "fail=queue_disable:1", .fault_fn = fault_log_switch },
+	/*
+	 * The first MSI-X routing fails: dev_conf unwinds and is retried.
+	 * On a virtio VF, the one of the restart onto shadow rings when
+	 * LOG_ALL comes: the shadow rings are undone before the device ran,
+	 * and the VF is stopped with the rings' state handed back.
+	 */
+	{ .name = "fault_set_irqs", .fn = case_fault,
+	  .devargs = "fail=set_irqs:1", .fault_fn = fault_retried },
+	{ .name = "fault_set_irqs_log_virtio", .fn = case_fault, .sw = true,
+	  .log = true, .devargs = "profile=virtio,fail=set_irqs:2",
+	  .fault_fn = fault_no_traffic },
 	{ .name = "fault_reset", .fn = case_fault,
 	  .devargs = "fail=reset:2", .fault_fn = fault_stuck_close },
 	{ .name = "fault_reset_virtio", .fn = case_fault,

@@ -441,6 +441,42 @@ vdpa_proc_closes(const struct vdpa_proc *v)
 	return vdpa_proc_tel_int(v, VDPA_PROC_VF0_INFO, "closes");
 }
 
+/* The sum of the numbers of the "errors" object of an info reply. */
+static long
+errors_sum(const char *reply)
+{
+	const char *p = strstr(reply, "\"errors\":{");
+	long sum = 0;
+
+	if (p == NULL)
+		return -1;
+	for (p = strchr(p, '{'); *p != '}' && *p != '\0'; p++)
+		if (*p == ':')
+			sum += strtol(p + 1, NULL, 10);
+	return sum;
+}
+
+long
+vdpa_proc_wait_error(const struct vdpa_proc *v, const char *name, long min,
+		     int ms)
+{
+	int64_t end = vdrv_now_ms() + ms;
+	char reply[2048];
+	long n;
+
+	for (;;) {
+		if (vdpa_proc_telemetry(v, VDPA_PROC_VF0_INFO, reply,
+					sizeof(reply)) < 0)
+			n = -1;
+		else
+			n = name != NULL ? reply_int(reply, name) :
+					   errors_sum(reply);
+		if (name == NULL || n >= min || vdrv_now_ms() >= end)
+			return n;
+		usleep(5000);
+	}
+}
+
 /* The first VF as one telemetry reply shows it. */
 struct vf0_view {
 	long configures, closes, queues, windows;

@@ -102,6 +102,13 @@ void vdpa_proc_log_tail(const struct vdpa_proc *v, unsigned int lines);
 long vdpa_proc_configures(const struct vdpa_proc *v);
 long vdpa_proc_closes(const struct vdpa_proc *v);
 /*
+ * The first VF's error counter @name (telemetry's "errors": "bad_ring",
+ * "needs_reset", ...) once it reached @min, or what it was after @ms;
+ * -1 if unknown. With @name NULL, the sum of all of them, at once.
+ */
+long vdpa_proc_wait_error(const struct vdpa_proc *v, const char *name,
+			  long min, int ms);
+/*
  * Wait up to @ms until the first VF was configured @n times (or more:
  * the count is returned) and runs with @queues queues (any: -1); -1 if
  * it did not.

@@ -48,27 +48,27 @@ ifcvf_lm_sw_mode(const struct ifcvf_internal *ifc)
 }
 
 static bool
-event_idx(const struct ifcvf_internal *ifc)
+lm_event_idx(const struct ifcvf_internal *ifc)
 {
 	return (ifc->hw.features & (1ULL << VIRTIO_RING_F_EVENT_IDX)) != 0;
 }
 
 static uint64_t
-used_ring_len(uint16_t size)
+lm_used_ring_len(uint16_t size)
 {
 	return sizeof(struct vring_used) +
 	       sizeof(struct vring_used_elem) * (uint64_t)size + 2;
 }
 
 static uint64_t
-avail_ring_len(uint16_t size)
+lm_avail_ring_len(uint16_t size)
 {
 	return sizeof(struct vring_avail) + 2ULL * size + 2;
 }
 
 /* An IOVA for @len bytes above every guest memory region. */
 static int
-pick_iova(struct ifcvf_internal *ifc, uint64_t len, uint64_t *iova)
+lm_pick_iova(struct ifcvf_internal *ifc, uint64_t len, uint64_t *iova)
 {
 	struct rte_vhost_memory *mem = NULL;
 	uint64_t top = 0, end;
@@ -88,12 +88,12 @@ pick_iova(struct ifcvf_internal *ifc, uint64_t len, uint64_t *iova)
 }
 
 static int
-map_lm_window(struct ifcvf_internal *ifc, uint64_t vaddr, uint64_t len)
+lm_map_window(struct ifcvf_internal *ifc, uint64_t vaddr, uint64_t len)
 {
 	struct ifcvf_dma_window *w = &ifc->lm_window;
 	int ret;
 
-	ret = pick_iova(ifc, len, &w->iova);
+	ret = lm_pick_iova(ifc, len, &w->iova);
 	if (ret == 0)
 		ret = ifc->bus->dma_map(ifc, vaddr, w->iova, len);
 	if (ret < 0) {
@@ -107,7 +107,7 @@ map_lm_window(struct ifcvf_internal *ifc, uint64_t vaddr, uint64_t len)
 }
 
 static void
-unmap_lm_window(struct ifcvf_internal *ifc)
+lm_unmap_window(struct ifcvf_internal *ifc)
 {
 	struct ifcvf_dma_window *w = &ifc->lm_window;
 
@@ -131,7 +131,7 @@ unmap_lm_window(struct ifcvf_internal *ifc)
  * says. 0 when it does not.
  */
 static uint64_t
-log_locate(uint64_t base, uint64_t size)
+lm_log_locate(uint64_t base, uint64_t size)
 {
 	uint64_t start, end, off, want = RTE_ALIGN_CEIL(size, getpagesize());
 	uint64_t found = 0;
@@ -160,7 +160,7 @@ log_locate(uint64_t base, uint64_t size)
 }
 
 static void
-log_release(struct ifcvf_internal *ifc)
+lm_log_release(struct ifcvf_internal *ifc)
 {
 	if (ifc->log_map != NULL)
 		munmap(ifc->log_map, ifc->log_map_len);
@@ -172,7 +172,7 @@ log_release(struct ifcvf_internal *ifc)
 }
 
 /*
- * Take the log vhost reports at @vhost_base: located (log_locate),
+ * Take the log vhost reports at @vhost_base: located (lm_log_locate),
  * checked to be backed by memory from end to end (a log file shorter than
  * the frontend declared would fault whoever writes its tail, the relay or
  * the VF's DMA), and mapped again by the driver itself (mremap of size 0
@@ -181,9 +181,9 @@ log_release(struct ifcvf_internal *ifc)
  * it lets go, and writes to it still reach the frontend's file.
  */
 static int
-log_take(struct ifcvf_internal *ifc, uint64_t vhost_base, uint64_t size)
+lm_log_take(struct ifcvf_internal *ifc, uint64_t vhost_base, uint64_t size)
 {
-	uint64_t real = log_locate(vhost_base, size);
+	uint64_t real = lm_log_locate(vhost_base, size);
 	uintptr_t start = RTE_ALIGN_FLOOR(real, (uintptr_t)getpagesize());
 	uintptr_t end = RTE_ALIGN_CEIL(real + size, (uintptr_t)getpagesize());
 	void *map;
@@ -206,7 +206,7 @@ log_take(struct ifcvf_internal *ifc, uint64_t vhost_base, uint64_t size)
 			  ifc->rte_dev->name, strerror(errno));
 		return -EINVAL;
 	}
-	log_release(ifc);
+	lm_log_release(ifc);
 	ifc->log_map = map;
 	ifc->log_map_len = end - start;
 	ifc->log = (uint8_t *)map + (real - start);
@@ -216,22 +216,27 @@ log_take(struct ifcvf_internal *ifc, uint64_t vhost_base, uint64_t size)
 }
 
 static int
-get_log(struct ifcvf_internal *ifc)
+lm_get_log(struct ifcvf_internal *ifc)
 {
 	uint64_t base = 0, size = 0;
+	int ret;
 
 	if (rte_vhost_get_log_base(ifc->vid, &base, &size) < 0 ||
 	    base == 0 || size == 0) {
 		IFCVF_LOG(ERR, "%s: LOG_ALL without a dirty log",
 			  ifc->rte_dev->name);
-		return -EINVAL;
+		ret = -EINVAL;
+	} else {
+		ret = lm_log_take(ifc, base, size);
 	}
-	return log_take(ifc, base, size);
+	if (ret < 0)
+		ifcvf_error(ifc, IFCVF_ERR_BAD_LOG);
+	return ret;
 }
 
 /* vhost's log now, and whether it is another than the one taken. */
 static bool
-log_moved(struct ifcvf_internal *ifc, uint64_t *base, uint64_t *size)
+lm_log_moved(struct ifcvf_internal *ifc, uint64_t *base, uint64_t *size)
 {
 	*base = 0;
 	*size = 0;
@@ -244,7 +249,7 @@ ifcvf_lm_log_moved(struct ifcvf_internal *ifc)
 {
 	uint64_t base, size;
 
-	return log_moved(ifc, &base, &size);
+	return lm_log_moved(ifc, &base, &size);
 }
 
 /*
@@ -252,7 +257,7 @@ ifcvf_lm_log_moved(struct ifcvf_internal *ifc)
  * runs when a cancelled migration leaves the queues on shadow rings.
  */
 static bool
-relay_logging(const struct ifcvf_internal *ifc)
+lm_relay_logging(const struct ifcvf_internal *ifc)
 {
 	return __atomic_load_n(&ifc->logging, __ATOMIC_ACQUIRE);
 }
@@ -264,14 +269,16 @@ relay_logging(const struct ifcvf_internal *ifc)
  * the new one cannot be taken.
  */
 static void
-log_follow(struct ifcvf_internal *ifc)
+lm_log_follow(struct ifcvf_internal *ifc)
 {
 	uint64_t base, size;
 
-	if (!relay_logging(ifc) || !log_moved(ifc, &base, &size))
+	if (!lm_relay_logging(ifc) || !lm_log_moved(ifc, &base, &size))
 		return;
-	if (base == 0 || size == 0 || log_take(ifc, base, size) < 0)
+	if (base == 0 || size == 0 || lm_log_take(ifc, base, size) < 0) {
 		ifc->log_vhost_base = base;	/* not again at every batch */
+		ifcvf_error(ifc, IFCVF_ERR_BAD_LOG);
+	}
 }
 
 /*
@@ -280,7 +287,7 @@ log_follow(struct ifcvf_internal *ifc)
  * too); a bit already set is not written again.
  */
 static void
-log_pages(struct ifcvf_internal *ifc, uint64_t gpa, uint64_t len)
+lm_log_pages(struct ifcvf_internal *ifc, uint64_t gpa, uint64_t len)
 {
 	uint64_t page, last;
 	uint8_t bit;
@@ -310,12 +317,12 @@ lm_hw_setup(struct ifcvf_internal *ifc)
 	uint64_t page = getpagesize(), va, in_page, iova;
 	int ret;
 
-	ret = get_log(ifc);
+	ret = lm_get_log(ifc);
 	if (ret < 0)
 		return ret;
 	va = RTE_ALIGN_FLOOR((uintptr_t)ifc->log, page);
 	in_page = (uintptr_t)ifc->log - va;
-	ret = map_lm_window(ifc, va,
+	ret = lm_map_window(ifc, va,
 			    RTE_ALIGN_CEIL(in_page + ifc->log_size, page));
 	if (ret < 0)
 		return ret;
@@ -341,21 +348,21 @@ ifcvf_lm_hw_log(struct ifcvf_internal *ifc, bool on)
 /* SW mode: shadow rings. */
 
 static uint64_t
-shadow_len(uint16_t size)
+lm_shadow_len(uint16_t size)
 {
-	return RTE_ALIGN_CEIL(avail_ring_len(size), SHADOW_ALIGN) +
-	       RTE_ALIGN_CEIL(used_ring_len(size), SHADOW_ALIGN);
+	return RTE_ALIGN_CEIL(lm_avail_ring_len(size), SHADOW_ALIGN) +
+	       RTE_ALIGN_CEIL(lm_used_ring_len(size), SHADOW_ALIGN);
 }
 
 /* Put queue @qid on the shadow rings at @va / @iova. */
 static int
-shadow_queue(struct ifcvf_internal *ifc, uint16_t qid, uint8_t *va,
-	     uint64_t iova)
+lm_shadow_queue(struct ifcvf_internal *ifc, uint16_t qid, uint8_t *va,
+		uint64_t iova)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
 	struct ifcvf_vring *vr = &ifc->vring[qid];
 	struct ifcvf_shadow *sh = &q->sh;
-	uint64_t used_off = RTE_ALIGN_CEIL(avail_ring_len(vr->size),
+	uint64_t used_off = RTE_ALIGN_CEIL(lm_avail_ring_len(vr->size),
 					   SHADOW_ALIGN);
 
 	sh->irq.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -385,7 +392,7 @@ lm_sw_setup(struct ifcvf_internal *ifc)
 
 	for (qid = 0; qid < ifc->nr_vring; qid++)
 		if (ifc->vring[qid].enable)
-			len += shadow_len(ifc->vring[qid].size);
+			len += lm_shadow_len(ifc->vring[qid].size);
 	if (len == 0)
 		return 0;
 	va = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -394,19 +401,19 @@ lm_sw_setup(struct ifcvf_internal *ifc)
 		return -ENOMEM;
 	ret = rte_vhost_get_mem_table(ifc->vid, &ifc->mem) < 0 ? -EINVAL : 0;
 	if (ret == 0)
-		ret = map_lm_window(ifc, (uintptr_t)va, len);
+		ret = lm_map_window(ifc, (uintptr_t)va, len);
 	for (qid = 0; qid < ifc->nr_vring && ret == 0; qid++) {
 		if (!ifc->vring[qid].enable)
 			continue;
-		ret = shadow_queue(ifc, qid, va + off,
-				   ifc->lm_window.iova + off);
-		off += shadow_len(ifc->vring[qid].size);
+		ret = lm_shadow_queue(ifc, qid, va + off,
+				      ifc->lm_window.iova + off);
+		off += lm_shadow_len(ifc->vring[qid].size);
 	}
+	/* What a failure leaves is ifcvf_lm_undo()'s, but an unmapped va. */
 	ifc->mediated = true;
 	if (ret < 0) {
-		if (ifc->lm_window.len == 0)	/* else teardown unmaps it */
+		if (ifc->lm_window.len == 0)
 			munmap(va, len);
-		ifcvf_lm_teardown(ifc);
 		return ret;
 	}
 	ifc->nr_shadow_setups++;
@@ -421,7 +428,7 @@ lm_sw_setup(struct ifcvf_internal *ifc)
  * shadow rings, whose indices start at 0, to resume where they were.
  */
 static bool
-needs_shadow(const struct ifcvf_internal *ifc)
+lm_needs_shadow(const struct ifcvf_internal *ifc)
 {
 	const struct ifcvf_vring *vr;
 	uint16_t qid;
@@ -436,43 +443,57 @@ needs_shadow(const struct ifcvf_internal *ifc)
 	return false;
 }
 
+/* SW mode: shadow rings when logging, or when the VF cannot do without. */
+static int
+lm_sw_setup_for(struct ifcvf_internal *ifc, bool log)
+{
+	int ret = 0;
+
+	/* A VF without ring-state registers cannot leave the shadows. */
+	if (log)
+		ret = lm_get_log(ifc);
+	if (ret == 0 && (log || ifc->stay_mediated || lm_needs_shadow(ifc)))
+		ret = lm_sw_setup(ifc);
+	return ret;
+}
+
+/* Undone by ifcvf_lm_undo() when it fails, by ifcvf_lm_teardown() after. */
 int
 ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log)
 {
 	int ret = 0;
 
 	if (!ifcvf_lm_sw_mode(ifc))
-		return log ? lm_hw_setup(ifc) : 0;
-	/* A VF without ring-state registers cannot leave the shadows. */
-	if (log)
-		ret = get_log(ifc);
-	if (ret == 0 && (log || ifc->stay_mediated || needs_shadow(ifc)))
-		ret = lm_sw_setup(ifc);
-	if (ret == 0) {
-		ifc->logging = log;
-		ifc->stay_mediated |= ifc->mediated && !ifc->hw.has_lm;
+		ret = log ? lm_hw_setup(ifc) : 0;
+	else
+		ret = lm_sw_setup_for(ifc, log);
+	if (ret < 0) {
+		ifcvf_lm_undo(ifc);
+		return ret;
 	}
-	return ret;
+	ifc->logging = log;
+	ifc->stay_mediated |= ifc->mediated && !ifc->hw.has_lm;
+	return 0;
 }
 
 /* The relay's work for a mediated queue. */
 
 static void
-log_desc(struct ifcvf_internal *ifc, const struct vring_desc *d,
-	 uint32_t *left)
+lm_log_desc(struct ifcvf_internal *ifc, const struct vring_desc *d,
+	    uint32_t *left)
 {
 	uint32_t len;
 
 	if (!(d->flags & VRING_DESC_F_WRITE) || *left == 0)
 		return;
 	len = RTE_MIN(d->len, *left);
-	log_pages(ifc, d->addr, len);
+	lm_log_pages(ifc, d->addr, len);
 	*left -= len;
 }
 
 static const struct vring_desc *
-indirect_table(struct ifcvf_internal *ifc, const struct vring_desc *d,
-	       uint32_t *n)
+lm_indirect_table(struct ifcvf_internal *ifc, const struct vring_desc *d,
+		  uint32_t *n)
 {
 	uint64_t len = d->len;
 	uintptr_t va;
@@ -486,7 +507,7 @@ indirect_table(struct ifcvf_internal *ifc, const struct vring_desc *d,
 
 /* Log the pages the device wrote for the chain at @head: @len bytes. */
 static void
-log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
+lm_log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
 {
 	const struct vring_desc *table = q->vring.desc, *d;
 	uint32_t n = q->vring.size, i = head, steps;
@@ -498,7 +519,7 @@ log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
 			/* Followed once: the spec forbids a nested table. */
 			if (indirect)
 				return;
-			table = indirect_table(q->ifc, d, &n);
+			table = lm_indirect_table(q->ifc, d, &n);
 			if (table == NULL || n == 0)
 				return;
 			indirect = true;
@@ -506,7 +527,7 @@ log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
 			steps = 0;
 			d = &table[0];
 		}
-		log_desc(q->ifc, d, &len);
+		lm_log_desc(q->ifc, d, &len);
 		if (!(d->flags & VRING_DESC_F_NEXT))
 			return;
 		i = d->next;
@@ -514,10 +535,10 @@ log_chain(struct ifcvf_queue *q, uint16_t head, uint32_t len)
 }
 
 static void
-log_used(struct ifcvf_queue *q, uint64_t off, uint64_t len)
+lm_log_used(struct ifcvf_queue *q, uint64_t off, uint64_t len)
 {
-	if (relay_logging(q->ifc))
-		log_pages(q->ifc, q->used_gpa + off, len);
+	if (lm_relay_logging(q->ifc))
+		lm_log_pages(q->ifc, q->used_gpa + off, len);
 }
 
 /*
@@ -525,16 +546,16 @@ log_used(struct ifcvf_queue *q, uint64_t off, uint64_t len)
  * written: one or two ranges (cheaper than a call per entry).
  */
 static void
-log_used_entries(struct ifcvf_queue *q, uint16_t from, uint16_t n)
+lm_log_used_entries(struct ifcvf_queue *q, uint16_t from, uint16_t n)
 {
 	const uint64_t e = sizeof(struct vring_used_elem);
 	uint16_t size = q->vring.size, first = from & (size - 1), k;
 
 	n = RTE_MIN(n, size);
 	k = RTE_MIN(n, (uint16_t)(size - first));
-	log_used(q, offsetof(struct vring_used, ring) + e * first, e * k);
+	lm_log_used(q, offsetof(struct vring_used, ring) + e * first, e * k);
 	if (k < n)
-		log_used(q, offsetof(struct vring_used, ring), e * (n - k));
+		lm_log_used(q, offsetof(struct vring_used, ring), e * (n - k));
 }
 
 /*
@@ -544,7 +565,7 @@ log_used_entries(struct ifcvf_queue *q, uint16_t from, uint16_t n)
  * avail_event, look at the avail index again, as a device must.
  */
 static void
-sync_avail(struct ifcvf_queue *q)
+lm_sync_avail(struct ifcvf_queue *q)
 {
 	struct ifcvf_shadow *sh = &q->sh;
 	uint16_t mask = q->vring.size - 1, idx;
@@ -552,7 +573,7 @@ sync_avail(struct ifcvf_queue *q)
 		       sizeof(struct vring_used_elem) * q->vring.size;
 	uint16_t *avail_event = RTE_PTR_ADD(q->vring.used, off);
 
-	log_follow(q->ifc);
+	lm_log_follow(q->ifc);
 	idx = __atomic_load_n(&q->vring.avail->idx, __ATOMIC_ACQUIRE);
 	do {
 		while (sh->next_avail != idx) {
@@ -562,18 +583,18 @@ sync_avail(struct ifcvf_queue *q)
 		}
 		__atomic_store_n(&sh->avail->idx, sh->next_avail - sh->avail_off,
 				 __ATOMIC_RELEASE);
-		if (!event_idx(q->ifc))
+		if (!lm_event_idx(q->ifc))
 			return;
 		/* Ask the guest to kick at its next avail entry. */
 		__atomic_store_n(avail_event, sh->next_avail, __ATOMIC_SEQ_CST);
-		log_used(q, off, sizeof(*avail_event));
+		lm_log_used(q, off, sizeof(*avail_event));
 		idx = __atomic_load_n(&q->vring.avail->idx, __ATOMIC_SEQ_CST);
 	} while (idx != sh->next_avail);
 }
 
 /* Copy the device's used entries to the guest, logging what it wrote. */
 static uint16_t
-copy_used(struct ifcvf_queue *q)
+lm_copy_used(struct ifcvf_queue *q)
 {
 	struct ifcvf_shadow *sh = &q->sh;
 	uint16_t mask = q->vring.size - 1, idx, n = 0;
@@ -583,8 +604,8 @@ copy_used(struct ifcvf_queue *q)
 	while ((uint16_t)(sh->next_used - sh->used_off) != idx) {
 		e = sh->used->ring[(uint16_t)(sh->next_used - sh->used_off) & mask];
 		q->vring.used->ring[sh->next_used & mask] = e;
-		if (relay_logging(q->ifc) && e.len > 0)
-			log_chain(q, e.id, e.len);
+		if (lm_relay_logging(q->ifc) && e.len > 0)
+			lm_log_chain(q, e.id, e.len);
 		sh->next_used++;
 		n++;
 	}
@@ -592,24 +613,24 @@ copy_used(struct ifcvf_queue *q)
 }
 
 static bool
-guest_wants_irq(struct ifcvf_queue *q, uint16_t old, uint16_t now)
+lm_guest_wants_irq(struct ifcvf_queue *q, uint16_t old, uint16_t now)
 {
 	const struct vring_avail *avail = q->vring.avail;
 
-	if (event_idx(q->ifc))
+	if (lm_event_idx(q->ifc))
 		return vring_need_event(avail->ring[q->vring.size], now, old);
 	return !(avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
 static void
-sync_used(struct ifcvf_queue *q)
+lm_sync_used(struct ifcvf_queue *q)
 {
 	struct ifcvf_shadow *sh = &q->sh;
 	uint16_t old = sh->next_used, n = 0;
 
-	log_follow(q->ifc);
+	lm_log_follow(q->ifc);
 	do {
-		n += copy_used(q);
+		n += lm_copy_used(q);
 		/* Interrupt the relay at the device's next used entry. */
 		__atomic_store_n(&sh->avail->ring[q->vring.size],
 				 (uint16_t)(sh->next_used - sh->used_off),
@@ -618,11 +639,11 @@ sync_used(struct ifcvf_queue *q)
 		 (uint16_t)(sh->next_used - sh->used_off));
 	if (n == 0)
 		return;
-	log_used_entries(q, old, n);
+	lm_log_used_entries(q, old, n);
 	__atomic_store_n(&q->vring.used->idx, sh->next_used, __ATOMIC_RELEASE);
-	log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
+	lm_log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
 	ifcvf_stat_add(q, IFCVF_STAT_RELAYED, n);
-	if (guest_wants_irq(q, old, sh->next_used)) {
+	if (lm_guest_wants_irq(q, old, sh->next_used)) {
 		eventfd_write(q->vring.callfd, 1);
 		ifcvf_stat_add(q, IFCVF_STAT_IRQS, 1);
 	}
@@ -631,7 +652,7 @@ sync_used(struct ifcvf_queue *q)
 void
 ifcvf_lm_sync_avail(struct ifcvf_queue *q)
 {
-	sync_avail(q);
+	lm_sync_avail(q);
 }
 
 bool
@@ -649,21 +670,21 @@ ifcvf_lm_tick(struct ifcvf_internal *ifc)
 		if (__atomic_load_n(&q->vring.avail->idx, __ATOMIC_ACQUIRE) ==
 		    q->sh.next_avail)
 			continue;
-		sync_avail(q);
+		lm_sync_avail(q);
 		ifcvf_hw_notify(&ifc->hw, qid);
 	}
 	return mediated;
 }
 
 static void
-relay_irq(struct ifcvf_relay_src *src)
+lm_relay_irq(struct ifcvf_relay_src *src)
 {
-	sync_used(container_of(src, struct ifcvf_queue, sh.irq));
+	lm_sync_used(container_of(src, struct ifcvf_queue, sh.irq));
 }
 
 /* relay=poll: the device published used entries the guest has not got. */
 static bool
-relay_irq_ready(struct ifcvf_relay_src *src)
+lm_relay_irq_ready(struct ifcvf_relay_src *src)
 {
 	struct ifcvf_queue *q = container_of(src, struct ifcvf_queue, sh.irq);
 
@@ -676,7 +697,7 @@ ifcvf_lm_relay_used(struct ifcvf_queue *q)
 {
 	uint16_t before = q->sh.next_used;
 
-	sync_used(q);
+	lm_sync_used(q);
 	return q->sh.next_used - before;
 }
 
@@ -687,10 +708,10 @@ ifcvf_lm_arm(struct ifcvf_internal *ifc, uint16_t qid)
 
 	if (!q->sh.on)
 		return 0;
-	q->sh.irq.handler = relay_irq;
-	q->sh.irq.ready = relay_irq_ready;
+	q->sh.irq.handler = lm_relay_irq;
+	q->sh.irq.ready = lm_relay_irq_ready;
 	/* Entries the guest made available before the switch. */
-	sync_avail(q);
+	lm_sync_avail(q);
 	ifcvf_hw_notify(&ifc->hw, qid);
 	return ifcvf_relay_add(&q->sh.irq);
 }
@@ -703,12 +724,12 @@ ifcvf_lm_disarm(struct ifcvf_internal *ifc, uint16_t qid)
 
 /* The device stopped: last used entries, ring state in guest terms. */
 static void
-drain_queue(struct ifcvf_internal *ifc, uint16_t qid)
+lm_drain_queue(struct ifcvf_internal *ifc, uint16_t qid)
 {
 	struct ifcvf_queue *q = &ifc->q[qid];
 	struct ifcvf_vring *vr = &ifc->vring[qid];
 
-	sync_used(q);
+	lm_sync_used(q);
 	vr->last_used_idx = q->sh.next_used;
 	/* Without ring-state registers: in order, nothing in flight. */
 	vr->last_avail_idx = ifc->hw.has_lm ?
@@ -725,12 +746,36 @@ ifcvf_lm_drain(struct ifcvf_internal *ifc)
 
 	for (qid = 0; qid < ifc->nr_vring; qid++) {
 		if (ifc->q[qid].sh.on)
-			drain_queue(ifc, qid);
+			lm_drain_queue(ifc, qid);
 		/* The device's last writes to the used rings. */
 		if (ifc->logging && ifc->vring[qid].enable)
-			log_pages(ifc, ifc->q[qid].used_gpa,
-				  used_ring_len(ifc->q[qid].vring.size));
+			lm_log_pages(ifc, ifc->q[qid].used_gpa,
+				     lm_used_ring_len(ifc->q[qid].vring.size));
 	}
+}
+
+/* Queue @qid back on the guest's rings, at the indices it was set up with. */
+static void
+lm_unshadow(struct ifcvf_internal *ifc, uint16_t qid)
+{
+	struct ifcvf_queue *q = &ifc->q[qid];
+	struct ifcvf_vring *vr = &ifc->vring[qid];
+
+	vr->avail = q->avail_gpa;
+	vr->used = q->used_gpa;
+	vr->last_avail_idx = q->sh.avail_off;
+	vr->last_used_idx = q->sh.used_off;
+}
+
+void
+ifcvf_lm_undo(struct ifcvf_internal *ifc)
+{
+	uint16_t qid;
+
+	for (qid = 0; qid < ifc->nr_vring; qid++)
+		if (ifc->q[qid].sh.on)
+			lm_unshadow(ifc, qid);
+	ifcvf_lm_teardown(ifc);
 }
 
 void
@@ -742,7 +787,7 @@ ifcvf_lm_teardown(struct ifcvf_internal *ifc)
 
 	if (ifc->logging && !ifc->mediated)
 		ifcvf_hw_log_disable(&ifc->hw);
-	unmap_lm_window(ifc);
+	lm_unmap_window(ifc);
 	if (ifc->mediated) {
 		for (qid = 0; qid < IFCVF_MAX_QUEUES; qid++) {
 			struct ifcvf_shadow *sh = &ifc->q[qid].sh;
@@ -759,5 +804,5 @@ ifcvf_lm_teardown(struct ifcvf_internal *ifc)
 	}
 	ifc->mediated = false;
 	ifc->logging = false;
-	log_release(ifc);
+	lm_log_release(ifc);
 }

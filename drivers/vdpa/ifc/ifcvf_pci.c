@@ -191,7 +191,7 @@ static const struct ifcvf_bus_ops pci_bus_ops = {
 
 /* Last vdpa value wins, as in net_virtio: only "1" asks for vDPA. */
 static int
-vdpa_is_on(const char *key __rte_unused, const char *value, void *out)
+pci_vdpa_is_on(const char *key __rte_unused, const char *value, void *out)
 {
 	*(bool *)out = value != NULL && strcmp(value, "1") == 0;
 	return 0;
@@ -199,7 +199,7 @@ vdpa_is_on(const char *key __rte_unused, const char *value, void *out)
 
 /* Last class value wins: only "vdpa" is this driver's class. */
 static int
-class_is_vdpa(const char *key __rte_unused, const char *value, void *out)
+pci_class_is_vdpa(const char *key __rte_unused, const char *value, void *out)
 {
 	*(bool *)out = value != NULL && strcmp(value, IFCVF_CLASS_VDPA) == 0;
 	return 0;
@@ -212,7 +212,7 @@ class_is_vdpa(const char *key __rte_unused, const char *value, void *out)
  * net_virtio, whatever other keys (its own) the string carries.
  */
 static bool
-is_mine(const char *args)
+pci_is_mine(const char *args)
 {
 	struct rte_kvargs *kv;
 	bool vdpa = false;
@@ -223,10 +223,11 @@ is_mine(const char *args)
 	if (kv == NULL)
 		return false;
 	if (rte_kvargs_count(kv, IFCVF_DEVARG_CLASS) > 0)
-		rte_kvargs_process(kv, IFCVF_DEVARG_CLASS, class_is_vdpa,
+		rte_kvargs_process(kv, IFCVF_DEVARG_CLASS, pci_class_is_vdpa,
 				   &vdpa);
 	else
-		rte_kvargs_process(kv, IFCVF_DEVARG_VDPA, vdpa_is_on, &vdpa);
+		rte_kvargs_process(kv, IFCVF_DEVARG_VDPA, pci_vdpa_is_on,
+				   &vdpa);
 	rte_kvargs_free(kv);
 	return vdpa;
 }
@@ -238,7 +239,7 @@ ifcvf_pci_devargs(const char *dev, const char *args,
 	struct rte_kvargs *kv;
 	int ret;
 
-	if (!is_mine(args))
+	if (!pci_is_mine(args))
 		return 0;
 	/* Ours: now an unknown key is refused, by name. */
 	kv = ifcvf_kvargs_parse(dev, args, pci_args);
@@ -265,7 +266,7 @@ ifcvf_pci_container_create(const char *name)
 }
 
 static int
-vfio_setup(struct pci_vf *vf)
+pci_vfio_setup(struct pci_vf *vf)
 {
 	char name[RTE_DEV_NAME_MAX_LEN];
 
@@ -296,7 +297,7 @@ destroy:
 }
 
 static void
-vfio_teardown(struct pci_vf *vf)
+pci_vfio_teardown(struct pci_vf *vf)
 {
 	rte_pci_unmap_device(vf->pdev);
 	rte_vfio_container_group_unbind(vf->container_fd, vf->iommu_group);
@@ -340,7 +341,7 @@ ifcvf_pci_probe(struct rte_pci_driver *drv __rte_unused,
 	vf->ifc.bus_priv = vf;
 	vf->ifc.sw_lm = args.sw_lm;
 	vf->ifc.relay_conf = args.relay;
-	ret = vfio_setup(vf);
+	ret = pci_vfio_setup(vf);
 	if (ret < 0)
 		goto free_vf;
 	ret = pci_hw_setup(vf);
@@ -359,7 +360,7 @@ ifcvf_pci_probe(struct rte_pci_driver *drv __rte_unused,
 	return 0;
 
 teardown:
-	vfio_teardown(vf);
+	pci_vfio_teardown(vf);
 free_vf:
 	free(vf);
 	IFCVF_LOG(ERR, "%s: probe failed", pdev->name);
@@ -367,7 +368,7 @@ free_vf:
 }
 
 static struct pci_vf *
-find_pci_vf(struct rte_pci_device *pdev)
+pci_find_vf(struct rte_pci_device *pdev)
 {
 	struct ifcvf_internal *ifc;
 
@@ -382,11 +383,11 @@ ifcvf_pci_remove(struct rte_pci_device *pdev)
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
 		return 0;
-	vf = find_pci_vf(pdev);
+	vf = pci_find_vf(pdev);
 	if (vf == NULL)
 		return -ENODEV;
 	ifcvf_vdpa_unregister(&vf->ifc);
-	vfio_teardown(vf);
+	pci_vfio_teardown(vf);
 	free(vf);
 	return 0;
 }

@@ -26,7 +26,7 @@
 #include "ifcvf_vdpa.h"
 
 static void
-list_one(struct ifcvf_internal *ifc, void *arg)
+tel_list_one(struct ifcvf_internal *ifc, void *arg)
 {
 	rte_tel_data_add_array_string(arg, ifc->rte_dev->name);
 }
@@ -36,7 +36,7 @@ tel_list(const char *cmd __rte_unused, const char *params __rte_unused,
 	 struct rte_tel_data *d)
 {
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	ifcvf_vdpa_foreach(list_one, d);
+	ifcvf_vdpa_foreach(tel_list_one, d);
 	return 0;
 }
 
@@ -63,7 +63,7 @@ tel_find(const char *params, const char **rest)
 }
 
 static const char *
-logging_mode(const struct ifcvf_internal *ifc)
+tel_logging_mode(const struct ifcvf_internal *ifc)
 {
 	if (!ifc->logging)
 		return "off";
@@ -71,7 +71,7 @@ logging_mode(const struct ifcvf_internal *ifc)
 }
 
 static uint64_t
-dma_bytes(const struct ifcvf_internal *ifc)
+tel_dma_bytes(const struct ifcvf_internal *ifc)
 {
 	uint64_t n = ifc->lm_window.len;
 	unsigned int i;
@@ -82,7 +82,7 @@ dma_bytes(const struct ifcvf_internal *ifc)
 }
 
 static void
-info_routes(struct rte_tel_data *d, const struct ifcvf_internal *ifc)
+tel_info_routes(struct rte_tel_data *d, const struct ifcvf_internal *ifc)
 {
 	struct rte_tel_data *routes = rte_tel_data_alloc();
 	uint16_t v;
@@ -93,6 +93,32 @@ info_routes(struct rte_tel_data *d, const struct ifcvf_internal *ifc)
 	for (v = 0; v < ifc->nr_irq_route; v++)
 		rte_tel_data_add_array_int(routes, ifc->irq_route[v]);
 	rte_tel_data_add_dict_container(d, "msix_routes", routes, 0);
+}
+
+const char * const ifcvf_err_names[IFCVF_ERR_MAX] = {
+	[IFCVF_ERR_BAD_RING] = "bad_ring",
+	[IFCVF_ERR_BAD_MEMORY] = "bad_memory",
+	[IFCVF_ERR_QUEUES] = "too_many_queues",
+	[IFCVF_ERR_BAD_LOG] = "bad_log",
+	[IFCVF_ERR_CONFIG] = "config_refused",
+	[IFCVF_ERR_OTHER_FRONTEND] = "other_frontend",
+	[IFCVF_ERR_NEEDS_RESET] = "needs_reset",
+};
+
+/* What the driver refused or found wrong, by kind, since probe. */
+static void
+tel_info_errors(struct rte_tel_data *d, struct ifcvf_internal *ifc)
+{
+	struct rte_tel_data *errs = rte_tel_data_alloc();
+	unsigned int i;
+
+	if (errs == NULL)
+		return;
+	rte_tel_data_start_dict(errs);
+	for (i = 0; i < IFCVF_ERR_MAX; i++)
+		rte_tel_data_add_dict_uint(errs, ifcvf_err_names[i],
+			__atomic_load_n(&ifc->errors[i], __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_container(d, "errors", errs, 0);
 }
 
 static int
@@ -116,25 +142,26 @@ tel_info(const char *cmd __rte_unused, const char *params,
 	rte_tel_data_add_dict_uint(d, "features", ifc->hw.features);
 	rte_tel_data_add_dict_int(d, "device_queues", ifc->hw.nr_vring);
 	rte_tel_data_add_dict_int(d, "queues", ifc->nr_vring);
-	rte_tel_data_add_dict_string(d, "logging", logging_mode(ifc));
+	rte_tel_data_add_dict_string(d, "logging", tel_logging_mode(ifc));
 	rte_tel_data_add_dict_int(d, "shadow_rings", ifc->mediated);
 	rte_tel_data_add_dict_int(d, "dma_windows", ifc->nr_windows +
 				  (ifc->lm_window.len != 0));
-	rte_tel_data_add_dict_uint(d, "dma_bytes", dma_bytes(ifc));
-	info_routes(d, ifc);
+	rte_tel_data_add_dict_uint(d, "dma_bytes", tel_dma_bytes(ifc));
+	tel_info_routes(d, ifc);
 	rte_tel_data_add_dict_uint(d, "configures", ifc->nr_configures);
 	rte_tel_data_add_dict_uint(d, "closes", ifc->nr_closes);
 	rte_tel_data_add_dict_uint(d, "shadow_setups", ifc->nr_shadow_setups);
 	rte_tel_data_add_dict_uint(d, "hw_log_setups", ifc->nr_hw_log_setups);
 	rte_tel_data_add_dict_uint(d, "drain_abandoned",
 				   ifc->nr_drain_abandoned);
+	tel_info_errors(d, ifc);
 	pthread_mutex_unlock(&ifc->lock);
 	ifcvf_vdpa_put();
 	return 0;
 }
 
 static const char *
-queue_mode(const struct ifcvf_internal *ifc, const struct ifcvf_queue *q)
+tel_queue_mode(const struct ifcvf_internal *ifc, const struct ifcvf_queue *q)
 {
 	if (q->parked)
 		return "parked";
@@ -144,14 +171,14 @@ queue_mode(const struct ifcvf_internal *ifc, const struct ifcvf_queue *q)
 }
 
 static void
-queue_info(struct rte_tel_data *d, const struct ifcvf_internal *ifc,
-	   const struct ifcvf_queue *q)
+tel_queue_info(struct rte_tel_data *d, const struct ifcvf_internal *ifc,
+	       const struct ifcvf_queue *q)
 {
 	const struct ifcvf_vring *vr = &ifc->vring[q->qid];
 	unsigned int i;
 
 	rte_tel_data_add_dict_int(d, "enabled", vr->enable);
-	rte_tel_data_add_dict_string(d, "mode", queue_mode(ifc, q));
+	rte_tel_data_add_dict_string(d, "mode", tel_queue_mode(ifc, q));
 	rte_tel_data_add_dict_int(d, "size", q->vring.size);
 	rte_tel_data_add_dict_int(d, "last_avail_idx", vr->last_avail_idx);
 	rte_tel_data_add_dict_int(d, "last_used_idx", vr->last_used_idx);
@@ -183,7 +210,7 @@ tel_queue(const char *cmd __rte_unused, const char *params,
 	}
 	rte_tel_data_start_dict(d);
 	pthread_mutex_lock(&ifc->lock);
-	queue_info(d, ifc, &ifc->q[qid]);
+	tel_queue_info(d, ifc, &ifc->q[qid]);
 	pthread_mutex_unlock(&ifc->lock);
 	ifcvf_vdpa_put();
 	return 0;

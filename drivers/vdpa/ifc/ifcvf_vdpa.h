@@ -43,6 +43,21 @@ enum ifcvf_stat {
 	IFCVF_STAT_MAX,
 };
 
+/*
+ * What the driver refused, or found wrong with a device, per VF since
+ * probe (telemetry's "errors"); each is logged where it is counted.
+ */
+enum ifcvf_err {
+	IFCVF_ERR_BAD_RING,	/* a ring outside guest memory, or its size */
+	IFCVF_ERR_BAD_MEMORY,	/* a memory table's region invalid or overlapping */
+	IFCVF_ERR_QUEUES,	/* more queues than the device has */
+	IFCVF_ERR_BAD_LOG,	/* no dirty log, or one the VF cannot write */
+	IFCVF_ERR_CONFIG,	/* a GET_CONFIG or SET_CONFIG refused */
+	IFCVF_ERR_OTHER_FRONTEND, /* a request of a connection not served */
+	IFCVF_ERR_NEEDS_RESET,	/* the device stopped and needs a reset */
+	IFCVF_ERR_MAX,
+};
+
 /* An eventfd the relay thread watches, and what it does when it fires. */
 struct ifcvf_relay_src {
 	int fd;
@@ -131,10 +146,11 @@ struct ifcvf_dma_window {
  *   ifcvf_relay_del() returns, no handler runs.
  * - The relay's: stats_ticking (cleared by the control side once the
  *   timer is disarmed); the log fields while mediated
- *   (log_follow() moves them to vhost's new log); the control side
+ *   (lm_log_follow() moves them to vhost's new log); the control side
  *   writes those only before the queues are armed and after they are
  *   disarmed.
- * - Atomics: the queues' notifier, used_base and stats; and logging,
+ * - Atomics: the queues' notifier, used_base and stats, the VF's errors;
+ *   and logging,
  *   which the relay loads atomically, and only for mediated queues: the
  *   control side writes it with those disarmed, except a cancel on a VF
  *   that stays mediated (an atomic store while the relay runs). HW mode
@@ -182,6 +198,8 @@ struct ifcvf_internal {
 	uint64_t nr_shadow_setups;	/* queues put onto shadow rings */
 	uint64_t nr_hw_log_setups;	/* the VF set to log dirty pages */
 	uint64_t nr_drain_abandoned;	/* blk requests a stop gave up on */
+	/* Atomics: the control side and the relay add, telemetry reads. */
+	uint64_t errors[IFCVF_ERR_MAX];
 
 	/* Dirty pages are being logged (see the atomics above). */
 	bool logging;
@@ -203,6 +221,14 @@ ifcvf_stat_add(struct ifcvf_queue *q, enum ifcvf_stat s, uint64_t n)
 {
 	__atomic_fetch_add(&q->stats[s], n, __ATOMIC_RELAXED);
 }
+
+/* Count an error of @ifc's (any thread). */
+static inline void
+ifcvf_error(struct ifcvf_internal *ifc, enum ifcvf_err e)
+{
+	__atomic_fetch_add(&ifc->errors[e], 1, __ATOMIC_RELAXED);
+}
+extern const char * const ifcvf_err_names[IFCVF_ERR_MAX];
 
 /* The guest's used index of a running queue. */
 static inline uint16_t
@@ -234,7 +260,91 @@ int ifcvf_stats_get(struct rte_vdpa_device *vdev, int qid,
 		    struct rte_vdpa_stat *stats, unsigned int n);
 int ifcvf_stats_reset(struct rte_vdpa_device *vdev, int qid);
 
-/* ifcvf_vdpa.c (and the bus interface, ifcvf_bus.h) */
+/* MSI-X vectors: the config interrupt's, then one per queue. */
+#define IFCVF_CONFIG_VECTOR	0
+#define IFCVF_QUEUE_VECTOR(q)	((q) + 1)
+
+static inline bool
+ifcvf_is_blk(const struct ifcvf_internal *ifc)
+{
+	return ifc->hw.dev_type == IFCVF_DEV_BLK;
+}
+
+/*
+ * ifcvf_dp.c: the VF's datapath, under ifc->lock. ifcvf_dp_start() maps
+ * the guest's memory, routes the interrupts and starts the device on the
+ * enabled queues of ifc->vring[] (nothing left taken after a failure);
+ * ifcvf_dp_stop() stops it and hands every queue's ring state back to
+ * vhost. ifcvf_dp_restart() stops and starts it again on the current
+ * queues (live on an IFCVF's network queues), logging if @log, with
+ * queue @add (>= 0) joining them; ifcvf_dp_restart_without() with queue
+ * @qid leaving them, its state handed back, returning @err once the VF
+ * runs. A restart that fails stops the VF. ifcvf_dp_log_switch() turns
+ * dirty logging on or off on the running VF.
+ */
+uint64_t ifcvf_dp_served_features(const struct ifcvf_internal *ifc);
+int ifcvf_dp_start(struct ifcvf_internal *ifc);
+void ifcvf_dp_stop(struct ifcvf_internal *ifc);
+int ifcvf_dp_restart(struct ifcvf_internal *ifc, bool log, int add);
+int ifcvf_dp_restart_without(struct ifcvf_internal *ifc, uint16_t qid,
+			     int err);
+int ifcvf_dp_log_switch(struct ifcvf_internal *ifc, bool on);
+/* Whether queue @qid's doorbell can be a host notifier. */
+bool ifcvf_dp_notifier_ok(struct ifcvf_internal *ifc, uint16_t qid);
+void ifcvf_dp_notifiers_set(struct ifcvf_internal *ifc, bool on);
+void ifcvf_dp_notifiers_sync(struct ifcvf_internal *ifc);
+
+/*
+ * ifcvf_queue.c: one queue, under ifc->lock. ifcvf_queue_from_vhost()
+ * puts vhost's view of queue @qid (its rings in @mem, its base) into
+ * ifc->vring[qid]; ifcvf_queue_arm() / _disarm() put its relay sources
+ * on and off; ifcvf_queue_run() enables it on the running device and arms
+ * it. ifcvf_queue_save_state() reads a stopped queue's ring state into
+ * ifc->vring[qid], ifcvf_queue_hand_back() also gives it to vhost, and
+ * ifcvf_queue_unpark() to a queue a reset stopped while parked.
+ * ifcvf_queue_start() / _stop() serve vhost's SET_VRING_ENABLE on a
+ * configured VF; ifcvf_queue_shrink() drops the queues past @nr.
+ */
+int ifcvf_queue_from_vhost(struct ifcvf_internal *ifc,
+			   const struct rte_vhost_memory *mem, uint16_t qid);
+int ifcvf_queue_arm(struct ifcvf_internal *ifc, uint16_t qid);
+void ifcvf_queue_disarm(struct ifcvf_internal *ifc, uint16_t qid);
+int ifcvf_queue_run(struct ifcvf_internal *ifc, uint16_t qid);
+void ifcvf_queue_save_state(struct ifcvf_internal *ifc, uint16_t qid);
+void ifcvf_queue_hand_back(struct ifcvf_internal *ifc, uint16_t qid);
+void ifcvf_queue_unpark(struct ifcvf_internal *ifc, uint16_t qid);
+int ifcvf_queue_start(struct ifcvf_internal *ifc, uint16_t qid);
+int ifcvf_queue_stop(struct ifcvf_internal *ifc, uint16_t qid);
+void ifcvf_queue_shrink(struct ifcvf_internal *ifc, uint16_t nr);
+
+/*
+ * ifcvf_irq.c: ifcvf_irq_route() routes every vector to where it belongs
+ * now (the guest's call fd, the relay for a shadow-ring queue or the
+ * config interrupt), ifcvf_irq_unroute() routes none. The config
+ * interrupt is a relay source from ifcvf_irq_config_start() to _stop().
+ */
+int ifcvf_irq_route(struct ifcvf_internal *ifc);
+void ifcvf_irq_unroute(struct ifcvf_internal *ifc);
+int ifcvf_irq_config_start(struct ifcvf_internal *ifc);
+void ifcvf_irq_config_stop(struct ifcvf_internal *ifc);
+
+/*
+ * ifcvf_blk.c: a block VF. ifcvf_blk_drain() waits (1 s at most in all)
+ * for the requests in flight of every running queue before a reset,
+ * ifcvf_blk_drain_queue() for one queue within the time left in
+ * *@waited (ms); a queue still busy has its ring state taken from its
+ * used ring. ifcvf_blk_config_changed() tells the frontend (relay
+ * thread); the config ops serve GET_CONFIG and refuse SET_CONFIG.
+ */
+void ifcvf_blk_drain(struct ifcvf_internal *ifc);
+void ifcvf_blk_drain_queue(struct ifcvf_internal *ifc, uint16_t qid,
+			   unsigned int *waited);
+void ifcvf_blk_config_changed(struct ifcvf_internal *ifc);
+int ifcvf_blk_get_config(int vid, uint8_t *config, uint32_t size);
+int ifcvf_blk_set_config(int vid, uint8_t *config, uint32_t offset,
+			 uint32_t size, uint32_t flags);
+
+/* ifcvf_vdpa.c: the vDPA ops, and the VF list (and ifcvf_bus.h). */
 /*
  * The VF of that device name, kept registered until ifcvf_vdpa_put()
  * (NULL: none, nothing to put).
@@ -245,6 +355,8 @@ void ifcvf_vdpa_put(void);
 void ifcvf_vdpa_foreach(void (*fn)(struct ifcvf_internal *ifc, void *arg),
 			void *arg);
 struct ifcvf_internal *ifcvf_vdpa_find(struct rte_vdpa_device *vdev);
+/* The VF serving connection @vid (NULL, logged: none). */
+struct ifcvf_internal *ifcvf_vdpa_find_by_vid(int vid);
 
 /*
  * ifcvf_mem.c: guest memory. ifcvf_mem_check() refuses an empty, wrapping
@@ -263,7 +375,8 @@ void ifcvf_mem_unmap(struct ifcvf_internal *ifc);
 
 /*
  * ifcvf_lm.c: live migration. Before the device starts, ifcvf_lm_setup()
- * maps the dirty log for the VF (HW mode) or puts shadow rings under the
+ * (nothing of it left after a failure) maps the dirty log for the VF (HW
+ * mode) or puts shadow rings under the
  * queues (SW mode); once it stopped, ifcvf_lm_drain() relays what is left
  * and logs the used rings, and ifcvf_lm_teardown() undoes the setup.
  */
@@ -272,6 +385,8 @@ bool ifcvf_lm_log_all(int vid);
 bool ifcvf_lm_log_moved(struct ifcvf_internal *ifc);
 bool ifcvf_lm_sw_mode(const struct ifcvf_internal *ifc);
 int ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log);
+/* Undo a setup whose device never ran: ifc->vring[] as it was given. */
+void ifcvf_lm_undo(struct ifcvf_internal *ifc);
 /*
  * HW mode, on the running device: the VF starts (@on) or stops logging
  * into vhost's log; nothing of it is left set up after a failure.

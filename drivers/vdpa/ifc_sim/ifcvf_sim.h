@@ -158,18 +158,22 @@ void ifcvf_sim_quiesce(struct ifcvf_sim *sim);
 /*
  * One-shot faults: the @n-th @op from now on fails, once (n = 0 clears).
  * A DMA map returns -EIO; a queue enable does not stick; a queue disable
- * does not stop the queue (until a reset); a reset never completes.
+ * does not stop the queue (until a reset); a reset never completes; an
+ * MSI-X routing (its bus glue asks ifcvf_sim_op_fails()) returns -EIO.
  */
 enum ifcvf_sim_op {
 	IFCVF_SIM_OP_DMA_MAP,
 	IFCVF_SIM_OP_QUEUE_ENABLE,
 	IFCVF_SIM_OP_QUEUE_DISABLE,
 	IFCVF_SIM_OP_RESET,
+	IFCVF_SIM_OP_SET_IRQS,
 	IFCVF_SIM_OP_MAX,
 };
 
 void ifcvf_sim_fail_nth(struct ifcvf_sim *sim, enum ifcvf_sim_op op,
 			unsigned int n);
+/* Count one @op done outside the device model; true: it is to fail. */
+bool ifcvf_sim_op_fails(struct ifcvf_sim *sim, enum ifcvf_sim_op op);
 const char *ifcvf_sim_op_name(enum ifcvf_sim_op op);
 
 /* Device config: link state (raises the config vector) and MAC. */

@@ -98,6 +98,9 @@ sim_set_irqs(struct ifcvf_internal *ifc, const int *fds, uint16_t n)
 	uint16_t v;
 	int ret;
 
+	/* A route may fail (fail=set_irqs:<n>), as VFIO's may; an unroute not. */
+	if (n > 0 && ifcvf_sim_op_fails(sim, IFCVF_SIM_OP_SET_IRQS))
+		return -EIO;
 	for (v = 0; v < ifcvf_sim_nr_vectors(sim); v++) {
 		ret = ifcvf_sim_set_irq(sim, v, v < n ? fds[v] : -1);
 		if (ret < 0)
@@ -114,7 +117,7 @@ static const struct ifcvf_bus_ops sim_bus_ops = {
 };
 
 static int
-parse_qp(const char *key, const char *value, void *out)
+sim_vdev_parse_qp(const char *key, const char *value, void *out)
 {
 	char *end;
 	unsigned long n = strtoul(value, &end, 0);
@@ -130,7 +133,7 @@ parse_qp(const char *key, const char *value, void *out)
 }
 
 static int
-parse_profile(const char *key, const char *value, void *out)
+sim_vdev_parse_profile(const char *key, const char *value, void *out)
 {
 	if (strcmp(value, "ifcvf") == 0)
 		*(enum ifcvf_sim_profile *)out = IFCVF_SIM_PROFILE_IFCVF;
@@ -145,7 +148,7 @@ parse_profile(const char *key, const char *value, void *out)
 }
 
 static int
-parse_type(const char *key, const char *value, void *out)
+sim_vdev_parse_type(const char *key, const char *value, void *out)
 {
 	if (strcmp(value, "net") == 0)
 		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_NET;
@@ -161,7 +164,7 @@ parse_type(const char *key, const char *value, void *out)
 
 /* capacity=<sectors>: the blk disk, in 512-byte sectors. */
 static int
-parse_capacity(const char *key, const char *value, void *out)
+sim_vdev_parse_capacity(const char *key, const char *value, void *out)
 {
 	char *end;
 	unsigned long long n = strtoull(value, &end, 0);
@@ -177,7 +180,7 @@ parse_capacity(const char *key, const char *value, void *out)
 }
 
 static int
-parse_wire(const char *key, const char *value, void *out)
+sim_vdev_parse_wire(const char *key, const char *value, void *out)
 {
 	if (*value == '\0' || strlen(value) >= RTE_DEV_NAME_MAX_LEN) {
 		SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and a vdev name",
@@ -189,7 +192,7 @@ parse_wire(const char *key, const char *value, void *out)
 }
 
 static int
-parse_path(const char *key, const char *value, void *out)
+sim_vdev_parse_path(const char *key, const char *value, void *out)
 {
 	if (*value == '\0' || strlen(value) >= PATH_MAX) {
 		SIM_LOG(ERR, "devarg %s=%s: expected a file path", key, value);
@@ -200,7 +203,7 @@ parse_path(const char *key, const char *value, void *out)
 }
 
 static int
-parse_mac(const char *key, const char *value, void *out)
+sim_vdev_parse_mac(const char *key, const char *value, void *out)
 {
 	if (rte_ether_unformat_addr(value, out) < 0) {
 		SIM_LOG(ERR, "devarg %s=%s: expected a MAC address", key, value);
@@ -211,7 +214,7 @@ parse_mac(const char *key, const char *value, void *out)
 
 /* fail=<op>:<n>: the n-th <op> of the device fails, once. */
 static int
-parse_fail(const char *key, const char *value, void *out)
+sim_vdev_parse_fail(const char *key, const char *value, void *out)
 {
 	unsigned int *fail_at = out;
 	const char *colon = strchr(value, ':');
@@ -226,7 +229,7 @@ parse_fail(const char *key, const char *value, void *out)
 	n = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
 	if (colon == NULL || op == IFCVF_SIM_OP_MAX || colon[1] == '\0' ||
 	    *end != '\0' || n < 1 || n > UINT_MAX) {
-		SIM_LOG(ERR, "devarg %s=%s: expected <op>:<n>, op one of dma_map, queue_enable, queue_disable, reset",
+		SIM_LOG(ERR, "devarg %s=%s: expected <op>:<n>, op one of dma_map, queue_enable, queue_disable, reset, set_irqs",
 			key, value);
 		return -EINVAL;
 	}
@@ -236,7 +239,7 @@ parse_fail(const char *key, const char *value, void *out)
 
 /* fault=blk_late|blk_stuck: a blk device's requests complete late. */
 static int
-parse_fault(const char *key, const char *value, void *out)
+sim_vdev_parse_fault(const char *key, const char *value, void *out)
 {
 	if (strcmp(value, SIM_FAULT_BLK_LATE) == 0) {
 		*(int *)out = IFCVF_SIM_FAULT_BLK_LATE;
@@ -265,19 +268,24 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 	if (kv == NULL)
 		return -EINVAL;
 	memcpy(&mac, p->mac, sizeof(p->mac));
-	if (rte_kvargs_process(kv, SIM_ARG_QP, parse_qp, &p->nr_queue_pairs) ||
-	    rte_kvargs_process(kv, SIM_ARG_QUEUES, parse_qp,
+	if (rte_kvargs_process(kv, SIM_ARG_QP, sim_vdev_parse_qp,
 			       &p->nr_queue_pairs) ||
-	    rte_kvargs_process(kv, SIM_ARG_TYPE, parse_type, &p->type) ||
-	    rte_kvargs_process(kv, SIM_ARG_CAPACITY, parse_capacity,
+	    rte_kvargs_process(kv, SIM_ARG_QUEUES, sim_vdev_parse_qp,
+			       &p->nr_queue_pairs) ||
+	    rte_kvargs_process(kv, SIM_ARG_TYPE, sim_vdev_parse_type,
+			       &p->type) ||
+	    rte_kvargs_process(kv, SIM_ARG_CAPACITY, sim_vdev_parse_capacity,
 			       &p->capacity) ||
-	    rte_kvargs_process(kv, SIM_ARG_PROFILE, parse_profile,
+	    rte_kvargs_process(kv, SIM_ARG_PROFILE, sim_vdev_parse_profile,
 			       &p->profile) ||
-	    rte_kvargs_process(kv, SIM_ARG_WIRE, parse_wire, vf->wire) ||
-	    rte_kvargs_process(kv, SIM_ARG_MAC, parse_mac, &mac) ||
-	    rte_kvargs_process(kv, SIM_ARG_DISK, parse_path, vf->disk) ||
-	    rte_kvargs_process(kv, SIM_ARG_FAIL, parse_fail, vf->fail_at) ||
-	    rte_kvargs_process(kv, SIM_ARG_FAULT, parse_fault,
+	    rte_kvargs_process(kv, SIM_ARG_WIRE, sim_vdev_parse_wire,
+			       vf->wire) ||
+	    rte_kvargs_process(kv, SIM_ARG_MAC, sim_vdev_parse_mac, &mac) ||
+	    rte_kvargs_process(kv, SIM_ARG_DISK, sim_vdev_parse_path,
+			       vf->disk) ||
+	    rte_kvargs_process(kv, SIM_ARG_FAIL, sim_vdev_parse_fail,
+			       vf->fail_at) ||
+	    rte_kvargs_process(kv, SIM_ARG_FAULT, sim_vdev_parse_fault,
 			       &vf->fault) ||
 	    rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,
 			       &vf->ifc.sw_lm) ||
@@ -289,7 +297,7 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 }
 
 static struct sim_vf *
-find_vf(const char *name)
+sim_vdev_find_vf(const char *name)
 {
 	struct sim_vf *vf;
 
@@ -300,7 +308,7 @@ find_vf(const char *name)
 }
 
 static void
-wire_pair(struct sim_vf *a, struct sim_vf *b)
+sim_vdev_wire_pair(struct sim_vf *a, struct sim_vf *b)
 {
 	if (ifcvf_sim_wire_connect(a->sim, b->sim) == 0)
 		SIM_LOG(INFO, "%s and %s are wired together",
@@ -312,7 +320,7 @@ wire_pair(struct sim_vf *a, struct sim_vf *b)
 
 /* Wire @vf as its devargs say, and any earlier VF that named it. */
 static int
-plug(struct sim_vf *vf)
+sim_vdev_plug(struct sim_vf *vf)
 {
 	struct sim_vf *o;
 
@@ -324,19 +332,19 @@ plug(struct sim_vf *vf)
 				vf->wire, vf->wire, SIM_WIRE_LOOP);
 			return -EINVAL;
 		}
-		o = find_vf(vf->wire);
+		o = sim_vdev_find_vf(vf->wire);
 		if (o != NULL)
-			wire_pair(vf, o);
+			sim_vdev_wire_pair(vf, o);
 	}
 	TAILQ_FOREACH(o, &sim_vfs, next)
 		if (o != vf && strcmp(o->wire, vf->ifc.rte_dev->name) == 0 &&
 		    strcmp(vf->wire, o->ifc.rte_dev->name) != 0)
-			wire_pair(o, vf);
+			sim_vdev_wire_pair(o, vf);
 	return 0;
 }
 
 static void
-arm_faults(struct sim_vf *vf)
+sim_vdev_arm_faults(struct sim_vf *vf)
 {
 	int op;
 
@@ -379,11 +387,11 @@ sim_probe(struct rte_vdev_device *dev)
 		ret = -errno;
 		goto free_vf;
 	}
-	arm_faults(vf);
+	sim_vdev_arm_faults(vf);
 	ifcvf_sim_get_io(vf->sim, &io);
 	ret = ifcvf_hw_init(&vf->ifc.hw, &io);
 	if (ret == 0)
-		ret = plug(vf);
+		ret = sim_vdev_plug(vf);
 	if (ret == 0)
 		ret = ifcvf_vdpa_register(&vf->ifc);
 	if (ret < 0)
@@ -412,7 +420,7 @@ free_vf:
 static int
 sim_remove(struct rte_vdev_device *dev)
 {
-	struct sim_vf *vf = find_vf(rte_vdev_device_name(dev));
+	struct sim_vf *vf = sim_vdev_find_vf(rte_vdev_device_name(dev));
 
 	if (vf == NULL)
 		return -ENODEV;
@@ -458,7 +466,7 @@ sim_tel_info(const char *cmd __rte_unused, const char *params,
 	if (params == NULL)
 		return -EINVAL;
 	pthread_mutex_lock(&sim_vfs_lock);
-	vf = find_vf(params);
+	vf = sim_vdev_find_vf(params);
 	if (vf != NULL)
 		sim_tel_vf_info(d, vf->sim);
 	pthread_mutex_unlock(&sim_vfs_lock);
@@ -484,7 +492,7 @@ sim_tel_vf_and_n(const char *params, unsigned long long *n)
 	*n = strtoull(comma + 1, &end, 10);
 	if (comma[1] < '0' || comma[1] > '9' || *end != '\0')
 		return NULL;
-	return find_vf(name);
+	return sim_vdev_find_vf(name);
 }
 
 /*
@@ -612,7 +620,7 @@ sim_tel_truth_reset(const char *cmd __rte_unused, const char *params,
 	if (params == NULL)
 		return -EINVAL;
 	pthread_mutex_lock(&sim_vfs_lock);
-	vf = find_vf(params);
+	vf = sim_vdev_find_vf(params);
 	if (vf != NULL) {
 		ifcvf_sim_truth_reset(vf->sim);
 		rte_tel_data_start_dict(d);

@@ -1512,11 +1512,23 @@ sim_op_fails(struct ifcvf_sim *sim, enum ifcvf_sim_op op)
 	return true;
 }
 
+bool
+ifcvf_sim_op_fails(struct ifcvf_sim *sim, enum ifcvf_sim_op op)
+{
+	bool fails;
+
+	pthread_mutex_lock(&sim->lock);
+	fails = sim_op_fails(sim, op);
+	pthread_mutex_unlock(&sim->lock);
+	return fails;
+}
+
 static const char * const sim_op_names[IFCVF_SIM_OP_MAX] = {
 	[IFCVF_SIM_OP_DMA_MAP] = "dma_map",
 	[IFCVF_SIM_OP_QUEUE_ENABLE] = "queue_enable",
 	[IFCVF_SIM_OP_QUEUE_DISABLE] = "queue_disable",
 	[IFCVF_SIM_OP_RESET] = "reset",
+	[IFCVF_SIM_OP_SET_IRQS] = "set_irqs",
 };
 
 const char *

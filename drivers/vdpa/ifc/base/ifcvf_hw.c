@@ -31,48 +31,48 @@
 /* Register access: every read and write goes through the io ops. */
 
 static uint32_t
-region_read(struct ifcvf_hw *hw, const struct ifcvf_region *r, uint32_t off,
-	    uint8_t width)
+hw_region_read(struct ifcvf_hw *hw, const struct ifcvf_region *r, uint32_t off,
+	       uint8_t width)
 {
 	return hw->io.ops->read(hw->io.ctx, r->bar, (uint64_t)r->off + off,
 				width);
 }
 
 static void
-region_write(struct ifcvf_hw *hw, const struct ifcvf_region *r, uint32_t off,
-	     uint8_t width, uint32_t val)
+hw_region_write(struct ifcvf_hw *hw, const struct ifcvf_region *r, uint32_t off,
+		uint8_t width, uint32_t val)
 {
 	hw->io.ops->write(hw->io.ctx, r->bar, (uint64_t)r->off + off, width,
 			  val);
 }
 
 static uint32_t
-common_read(struct ifcvf_hw *hw, uint32_t off, uint8_t width)
+hw_common_read(struct ifcvf_hw *hw, uint32_t off, uint8_t width)
 {
-	return region_read(hw, &hw->common, off, width);
+	return hw_region_read(hw, &hw->common, off, width);
 }
 
 static void
-common_write(struct ifcvf_hw *hw, uint32_t off, uint8_t width, uint32_t val)
+hw_common_write(struct ifcvf_hw *hw, uint32_t off, uint8_t width, uint32_t val)
 {
-	region_write(hw, &hw->common, off, width, val);
+	hw_region_write(hw, &hw->common, off, width, val);
 }
 
 static void
-common_write64(struct ifcvf_hw *hw, uint32_t off_lo, uint64_t val)
+hw_common_write64(struct ifcvf_hw *hw, uint32_t off_lo, uint64_t val)
 {
-	common_write(hw, off_lo, 4, (uint32_t)val);
-	common_write(hw, off_lo + 4, 4, (uint32_t)(val >> 32));
+	hw_common_write(hw, off_lo, 4, (uint32_t)val);
+	hw_common_write(hw, off_lo + 4, 4, (uint32_t)(val >> 32));
 }
 
 static uint32_t
-lm_read(struct ifcvf_hw *hw, uint32_t off)
+hw_lm_read(struct ifcvf_hw *hw, uint32_t off)
 {
 	return hw->io.ops->read(hw->io.ctx, IFCVF_LM_BAR, off, 4);
 }
 
 static void
-lm_write(struct ifcvf_hw *hw, uint32_t off, uint32_t val)
+hw_lm_write(struct ifcvf_hw *hw, uint32_t off, uint32_t val)
 {
 	hw->io.ops->write(hw->io.ctx, IFCVF_LM_BAR, off, 4, val);
 }
@@ -80,7 +80,7 @@ lm_write(struct ifcvf_hw *hw, uint32_t off, uint32_t val)
 /* The config-space walk. */
 
 static int
-cfg_read(struct ifcvf_hw *hw, void *buf, uint32_t len, uint32_t off)
+hw_cfg_read(struct ifcvf_hw *hw, void *buf, uint32_t len, uint32_t off)
 {
 	int ret = hw->io.ops->cfg_read(hw->io.ctx, buf, len, off);
 
@@ -91,16 +91,16 @@ cfg_read(struct ifcvf_hw *hw, void *buf, uint32_t len, uint32_t off)
 }
 
 static int
-read_ids(struct ifcvf_hw *hw)
+hw_read_ids(struct ifcvf_hw *hw)
 {
 	uint16_t ids[2];
 	uint16_t subsys[2];
 	int ret;
 
-	ret = cfg_read(hw, ids, sizeof(ids), PCI_VENDOR_ID);
+	ret = hw_cfg_read(hw, ids, sizeof(ids), PCI_VENDOR_ID);
 	if (ret == 0)
-		ret = cfg_read(hw, subsys, sizeof(subsys),
-			       PCI_SUBSYSTEM_VENDOR_ID);
+		ret = hw_cfg_read(hw, subsys, sizeof(subsys),
+				  PCI_SUBSYSTEM_VENDOR_ID);
 	if (ret < 0)
 		return ret;
 	hw->vendor_id = ids[0];
@@ -114,7 +114,7 @@ read_ids(struct ifcvf_hw *hw)
 }
 
 static const char *
-cap_name(uint8_t type)
+hw_cap_name(uint8_t type)
 {
 	switch (type) {
 	case VIRTIO_PCI_CAP_COMMON_CFG:
@@ -132,10 +132,10 @@ cap_name(uint8_t type)
 
 /* Check that a capability's window lies inside an existing BAR. */
 static int
-check_region(const struct ifcvf_hw *hw, const struct virtio_pci_cap *cap,
-	     uint32_t pos, uint32_t min_len)
+hw_check_region(const struct ifcvf_hw *hw, const struct virtio_pci_cap *cap,
+		uint32_t pos, uint32_t min_len)
 {
-	const char *name = cap_name(cap->cfg_type);
+	const char *name = hw_cap_name(cap->cfg_type);
 
 	if (cap->bar >= IFCVF_PCI_MAX_BAR) {
 		IFCVF_LOG(ERR, "%s capability at 0x%x: BAR index %u out of range",
@@ -162,7 +162,7 @@ check_region(const struct ifcvf_hw *hw, const struct virtio_pci_cap *cap,
 }
 
 static void
-set_region(struct ifcvf_region *r, const struct virtio_pci_cap *cap)
+hw_set_region(struct ifcvf_region *r, const struct virtio_pci_cap *cap)
 {
 	r->bar = cap->bar;
 	r->off = cap->offset;
@@ -177,8 +177,8 @@ struct cap_walk {
 
 /* Take one virtio vendor capability at @pos; the first of each type wins. */
 static int
-take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
-		struct cap_walk *walk)
+hw_take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
+		   struct cap_walk *walk)
 {
 	struct virtio_pci_cap cap;
 	struct ifcvf_region *r;
@@ -190,7 +190,7 @@ take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
 			  pos, cap_len);
 		return -EINVAL;
 	}
-	ret = cfg_read(hw, &cap, sizeof(cap), pos);
+	ret = hw_cfg_read(hw, &cap, sizeof(cap), pos);
 	if (ret < 0)
 		return ret;
 
@@ -220,7 +220,7 @@ take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
 	if (walk->found & (1u << cap.cfg_type))
 		return 0;
 
-	ret = check_region(hw, &cap, pos, min_len);
+	ret = hw_check_region(hw, &cap, pos, min_len);
 	if (ret < 0)
 		return ret;
 	if (cap.cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
@@ -229,13 +229,13 @@ take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
 				  pos, cap_len);
 			return -EINVAL;
 		}
-		ret = cfg_read(hw, &hw->notify_off_multiplier,
-			       sizeof(hw->notify_off_multiplier),
-			       pos + sizeof(cap));
+		ret = hw_cfg_read(hw, &hw->notify_off_multiplier,
+				  sizeof(hw->notify_off_multiplier),
+				  pos + sizeof(cap));
 		if (ret < 0)
 			return ret;
 	}
-	set_region(r, &cap);
+	hw_set_region(r, &cap);
 	walk->found |= 1u << cap.cfg_type;
 	return 0;
 }
@@ -246,21 +246,21 @@ take_virtio_cap(struct ifcvf_hw *hw, uint32_t pos, uint8_t cap_len,
  * loop or a wild pointer ends the walk with an error.
  */
 static int
-walk_caps(struct ifcvf_hw *hw, struct cap_walk *walk)
+hw_walk_caps(struct ifcvf_hw *hw, struct cap_walk *walk)
 {
 	uint8_t visited[PCI_CFG_STD_SIZE / 4] = { 0 };
 	uint16_t status;
 	uint8_t pos, hdr[3];
 	int ret;
 
-	ret = cfg_read(hw, &status, sizeof(status), PCI_STATUS);
+	ret = hw_cfg_read(hw, &status, sizeof(status), PCI_STATUS);
 	if (ret < 0)
 		return ret;
 	if (!(status & PCI_STATUS_CAP_LIST)) {
 		IFCVF_LOG(ERR, "device has no capability list");
 		return -ENODEV;
 	}
-	ret = cfg_read(hw, &pos, 1, PCI_CAPABILITY_LIST);
+	ret = hw_cfg_read(hw, &pos, 1, PCI_CAPABILITY_LIST);
 	while (ret == 0 && pos != 0) {
 		if (pos < PCI_CFG_HDR_END || pos > PCI_CFG_STD_SIZE - 4 ||
 		    (pos & 3) != 0) {
@@ -271,16 +271,16 @@ walk_caps(struct ifcvf_hw *hw, struct cap_walk *walk)
 			IFCVF_LOG(ERR, "capability list loops at 0x%x", pos);
 			return -ELOOP;
 		}
-		ret = cfg_read(hw, hdr, sizeof(hdr), pos);
+		ret = hw_cfg_read(hw, hdr, sizeof(hdr), pos);
 		if (ret == 0 && hdr[0] == PCI_CAP_ID_VNDR)
-			ret = take_virtio_cap(hw, pos, hdr[2], walk);
+			ret = hw_take_virtio_cap(hw, pos, hdr[2], walk);
 		pos = hdr[1];
 	}
 	return ret;
 }
 
 static int
-check_required_caps(uint32_t found)
+hw_check_required_caps(uint32_t found)
 {
 	static const uint8_t required[] = {
 		VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_NOTIFY_CFG,
@@ -291,7 +291,7 @@ check_required_caps(uint32_t found)
 	for (i = 0; i < RTE_DIM(required); i++) {
 		if (!(found & (1u << required[i]))) {
 			IFCVF_LOG(ERR, "no valid %s capability",
-				  cap_name(required[i]));
+				  hw_cap_name(required[i]));
 			return -ENODEV;
 		}
 	}
@@ -300,9 +300,9 @@ check_required_caps(uint32_t found)
 
 /* Read each data queue's doorbell offset and check it lies in the region. */
 static int
-read_queue_layout(struct ifcvf_hw *hw)
+hw_read_queue_layout(struct ifcvf_hw *hw)
 {
-	uint16_t num = common_read(hw, VIRTIO_PCI_COMMON_NUMQ, 2);
+	uint16_t num = hw_common_read(hw, VIRTIO_PCI_COMMON_NUMQ, 2);
 	uint64_t off;
 	uint16_t q;
 
@@ -315,8 +315,9 @@ read_queue_layout(struct ifcvf_hw *hw)
 		return -ENODEV;
 	}
 	for (q = 0; q < hw->nr_vring; q++) {
-		common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
-		hw->notify_off[q] = common_read(hw, VIRTIO_PCI_COMMON_Q_NOFF, 2);
+		hw_common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+		hw->notify_off[q] = hw_common_read(hw, VIRTIO_PCI_COMMON_Q_NOFF,
+						   2);
 		off = (uint64_t)hw->notify_off[q] * hw->notify_off_multiplier;
 		if (off + 2 > hw->notify.len) {
 			IFCVF_LOG(ERR, "queue %u doorbell 0x%" PRIx64 " beyond notify region (0x%x)",
@@ -329,7 +330,7 @@ read_queue_layout(struct ifcvf_hw *hw)
 
 /* The IFCVF subsystem device ID that goes with the device ID, 0 if none. */
 static uint16_t
-ifcvf_subsys_of(uint16_t device_id)
+hw_subsys_of(uint16_t device_id)
 {
 	switch (device_id) {
 	case IFCVF_NET_MODERN_DEVICE_ID:
@@ -345,9 +346,9 @@ ifcvf_subsys_of(uint16_t device_id)
 }
 
 static bool
-is_ifcvf(const struct ifcvf_hw *hw)
+hw_is_ifcvf(const struct ifcvf_hw *hw)
 {
-	uint16_t subsys = ifcvf_subsys_of(hw->device_id);
+	uint16_t subsys = hw_subsys_of(hw->device_id);
 
 	return hw->vendor_id == IFCVF_VENDOR_ID && subsys != 0 &&
 	       hw->subsys_vendor_id == IFCVF_SUBSYS_VENDOR_ID &&
@@ -356,7 +357,7 @@ is_ifcvf(const struct ifcvf_hw *hw)
 
 /* Offset of queue @qid's ring-state register in the LM block. */
 static uint32_t
-lm_ring_state_off(const struct ifcvf_hw *hw, uint16_t qid)
+hw_lm_ring_state_off(const struct ifcvf_hw *hw, uint16_t qid)
 {
 	return hw->dev_type == IFCVF_DEV_BLK ? IFCVF_LM_BLK_RING_STATE(qid) :
 	       IFCVF_LM_RING_STATE(qid);
@@ -364,11 +365,12 @@ lm_ring_state_off(const struct ifcvf_hw *hw, uint16_t qid)
 
 /* BAR4 is an LM block only on an IFCVF, when no virtio structure is there. */
 static void
-detect_lm(struct ifcvf_hw *hw, bool virtio_in_bar4)
+hw_detect_lm(struct ifcvf_hw *hw, bool virtio_in_bar4)
 {
-	uint64_t need = lm_ring_state_off(hw, hw->nr_vring - 1) + 4;
+	uint64_t need = hw_lm_ring_state_off(hw, hw->nr_vring - 1) + 4;
 
-	hw->profile = is_ifcvf(hw) ? IFCVF_PROFILE_IFCVF : IFCVF_PROFILE_VIRTIO;
+	hw->profile = hw_is_ifcvf(hw) ? IFCVF_PROFILE_IFCVF :
+				       IFCVF_PROFILE_VIRTIO;
 	hw->has_lm = hw->profile == IFCVF_PROFILE_IFCVF && !virtio_in_bar4 &&
 		     hw->io.bar_len[IFCVF_LM_BAR] >= need;
 	if (!hw->has_lm)
@@ -387,16 +389,16 @@ ifcvf_hw_init(struct ifcvf_hw *hw, const struct ifcvf_io *io)
 	hw->io = *io;
 	hw->config_vector = IFCVF_MSI_NO_VECTOR;
 
-	ret = read_ids(hw);
+	ret = hw_read_ids(hw);
 	if (ret == 0)
-		ret = walk_caps(hw, &walk);
+		ret = hw_walk_caps(hw, &walk);
 	if (ret == 0)
-		ret = check_required_caps(walk.found);
+		ret = hw_check_required_caps(walk.found);
 	if (ret == 0)
-		ret = read_queue_layout(hw);
+		ret = hw_read_queue_layout(hw);
 	if (ret < 0)
 		return ret;
-	detect_lm(hw, walk.virtio_in_bar4);
+	hw_detect_lm(hw, walk.virtio_in_bar4);
 	hw->dev_features = ifcvf_hw_get_features(hw);
 	IFCVF_LOG(DEBUG, "%u queues, features 0x%" PRIx64 ", notify multiplier %u",
 		  hw->nr_vring, hw->dev_features, hw->notify_off_multiplier);
@@ -408,14 +410,14 @@ ifcvf_hw_init(struct ifcvf_hw *hw, const struct ifcvf_io *io)
 uint8_t
 ifcvf_hw_get_status(struct ifcvf_hw *hw)
 {
-	return common_read(hw, VIRTIO_PCI_COMMON_STATUS, 1);
+	return hw_common_read(hw, VIRTIO_PCI_COMMON_STATUS, 1);
 }
 
 static void
-add_status(struct ifcvf_hw *hw, uint8_t bits)
+hw_add_status(struct ifcvf_hw *hw, uint8_t bits)
 {
-	common_write(hw, VIRTIO_PCI_COMMON_STATUS, 1,
-		     ifcvf_hw_get_status(hw) | bits);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_STATUS, 1,
+			ifcvf_hw_get_status(hw) | bits);
 }
 
 int
@@ -423,7 +425,7 @@ ifcvf_hw_reset(struct ifcvf_hw *hw)
 {
 	unsigned int waited;
 
-	common_write(hw, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_STATUS, 1, 0);
 	for (waited = 0; ifcvf_hw_get_status(hw) != 0; waited++) {
 		if (waited >= IFCVF_RESET_TIMEOUT_MS) {
 			IFCVF_LOG(ERR, "device did not reset within %u ms",
@@ -440,15 +442,15 @@ ifcvf_hw_get_features(struct ifcvf_hw *hw)
 {
 	uint64_t lo, hi;
 
-	common_write(hw, VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
-	lo = common_read(hw, VIRTIO_PCI_COMMON_DF, 4);
-	common_write(hw, VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
-	hi = common_read(hw, VIRTIO_PCI_COMMON_DF, 4);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
+	lo = hw_common_read(hw, VIRTIO_PCI_COMMON_DF, 4);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
+	hi = hw_common_read(hw, VIRTIO_PCI_COMMON_DF, 4);
 	return hi << 32 | lo;
 }
 
 static int
-check_status(struct ifcvf_hw *hw, const char *step)
+hw_check_status(struct ifcvf_hw *hw, const char *step)
 {
 	uint8_t status = ifcvf_hw_get_status(hw);
 
@@ -467,7 +469,7 @@ check_status(struct ifcvf_hw *hw, const char *step)
  * interrupt reports it.
  */
 static int
-check_started(struct ifcvf_hw *hw)
+hw_check_started(struct ifcvf_hw *hw)
 {
 	uint8_t status = ifcvf_hw_get_status(hw);
 
@@ -481,7 +483,7 @@ check_started(struct ifcvf_hw *hw)
 
 /* The name of feature bit @b for this device's type, NULL if unknown. */
 static const char *
-feature_name(const struct ifcvf_hw *hw, unsigned int b)
+hw_feature_name(const struct ifcvf_hw *hw, unsigned int b)
 {
 	static const char *const transport[64] = {
 		[VIRTIO_F_NOTIFY_ON_EMPTY] = "NOTIFY_ON_EMPTY",
@@ -531,8 +533,8 @@ feature_name(const struct ifcvf_hw *hw, unsigned int b)
  * @buf: "VERSION_1 MRG_RXBUF ... bit40".
  */
 static const char *
-feature_names(const struct ifcvf_hw *hw, uint64_t features, char *buf,
-	      size_t len)
+hw_feature_names(const struct ifcvf_hw *hw, uint64_t features, char *buf,
+		 size_t len)
 {
 	const char *name;
 	size_t n = 0;
@@ -542,7 +544,7 @@ feature_names(const struct ifcvf_hw *hw, uint64_t features, char *buf,
 	for (b = 0; b < 64 && n < len; b++) {
 		if (!(features & (1ULL << b)))
 			continue;
-		name = feature_name(hw, b);
+		name = hw_feature_name(hw, b);
 		if (name != NULL)
 			n += snprintf(buf + n, len - n, "%s%s",
 				      n > 0 ? " " : "", name);
@@ -566,34 +568,41 @@ ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted)
 	uint64_t features = wanted & ifcvf_hw_get_features(hw);
 	char names[512];
 
-	add_status(hw, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	add_status(hw, VIRTIO_CONFIG_S_DRIVER);
-	common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
-	common_write(hw, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)features);
-	common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
-	common_write(hw, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)(features >> 32));
-	add_status(hw, VIRTIO_CONFIG_S_FEATURES_OK);
+	hw_add_status(hw, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	hw_add_status(hw, VIRTIO_CONFIG_S_DRIVER);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)features);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_GF, 4,
+			(uint32_t)(features >> 32));
+	hw_add_status(hw, VIRTIO_CONFIG_S_FEATURES_OK);
 	if (!(ifcvf_hw_get_status(hw) & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		IFCVF_LOG(ERR, "device refused FEATURES_OK for features 0x%"
 			  PRIx64 " (%s)%s", features,
-			  feature_names(hw, features, names, sizeof(names)),
+			  hw_feature_names(hw, features, names, sizeof(names)),
 			  (features & (1ULL << VIRTIO_F_VERSION_1)) ? "" :
 			  ": a legacy (virtio 0.95) set, without VERSION_1");
 		return -EIO;
 	}
 	hw->features = features;
-	return check_status(hw, "feature negotiation");
+	return hw_check_status(hw, "feature negotiation");
 }
 
 /* Queues. */
 
-static int
-check_vring(struct ifcvf_hw *hw, uint16_t qid, const struct ifcvf_vring *vr)
+uint16_t
+ifcvf_hw_queue_size_max(struct ifcvf_hw *hw, uint16_t qid)
 {
-	uint16_t max;
+	hw_common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
+	return hw_common_read(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2);
+}
 
-	common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
-	max = common_read(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2);
+/* Leaves queue @qid selected. */
+static int
+hw_check_vring(struct ifcvf_hw *hw, uint16_t qid, const struct ifcvf_vring *vr)
+{
+	uint16_t max = ifcvf_hw_queue_size_max(hw, qid);
+
 	if (vr->size == 0 || (vr->size & (vr->size - 1)) != 0 ||
 	    vr->size > max) {
 		IFCVF_LOG(ERR, "queue %u: size %u is not a power of two <= %u",
@@ -604,11 +613,11 @@ check_vring(struct ifcvf_hw *hw, uint16_t qid, const struct ifcvf_vring *vr)
 }
 
 static int
-set_vector(struct ifcvf_hw *hw, uint32_t reg, uint16_t vector)
+hw_set_vector(struct ifcvf_hw *hw, uint32_t reg, uint16_t vector)
 {
-	common_write(hw, reg, 2, vector);
+	hw_common_write(hw, reg, 2, vector);
 	if (vector != IFCVF_MSI_NO_VECTOR &&
-	    common_read(hw, reg, 2) == IFCVF_MSI_NO_VECTOR) {
+	    hw_common_read(hw, reg, 2) == IFCVF_MSI_NO_VECTOR) {
 		IFCVF_LOG(ERR, "device refused MSI-X vector %u", vector);
 		return -EIO;
 	}
@@ -623,20 +632,20 @@ ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid,
 
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	ret = check_vring(hw, qid, vr);	/* selects qid */
+	ret = hw_check_vring(hw, qid, vr);	/* selects qid */
 	if (ret < 0)
 		return ret;
-	common_write(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2, vr->size);
-	ret = set_vector(hw, VIRTIO_PCI_COMMON_Q_MSIX, vr->vector);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_Q_SIZE, 2, vr->size);
+	ret = hw_set_vector(hw, VIRTIO_PCI_COMMON_Q_MSIX, vr->vector);
 	if (ret < 0)
 		return ret;
-	common_write64(hw, VIRTIO_PCI_COMMON_Q_DESCLO, vr->desc);
-	common_write64(hw, VIRTIO_PCI_COMMON_Q_AVAILLO, vr->avail);
-	common_write64(hw, VIRTIO_PCI_COMMON_Q_USEDLO, vr->used);
+	hw_common_write64(hw, VIRTIO_PCI_COMMON_Q_DESCLO, vr->desc);
+	hw_common_write64(hw, VIRTIO_PCI_COMMON_Q_AVAILLO, vr->avail);
+	hw_common_write64(hw, VIRTIO_PCI_COMMON_Q_USEDLO, vr->used);
 	if (hw->has_lm)
 		ifcvf_hw_ring_state_restore(hw, qid, vr);
-	common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
-	if (common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2) != 1) {
+	hw_common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	if (hw_common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2) != 1) {
 		IFCVF_LOG(ERR, "queue %u did not enable", qid);
 		return -EIO;
 	}
@@ -651,10 +660,11 @@ ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid,
 
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
-	common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 0);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, qid);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 0);
 	/* The device saves the ring state once the queue has stopped. */
-	for (waited = 0; common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2); waited++) {
+	for (waited = 0; hw_common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2);
+	     waited++) {
 		if (waited >= IFCVF_QUEUE_DISABLE_TIMEOUT_MS) {
 			IFCVF_LOG(ERR, "queue %u did not stop within %u ms",
 				  qid, IFCVF_QUEUE_DISABLE_TIMEOUT_MS);
@@ -667,7 +677,7 @@ ifcvf_hw_queue_disable(struct ifcvf_hw *hw, uint16_t qid,
 
 /* Queues (blk) or queue pairs (net) up to the highest one enabled. */
 static uint16_t
-active_mq(const struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
+hw_active_mq(const struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 {
 	uint16_t q, n = 0;
 
@@ -678,7 +688,7 @@ active_mq(const struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 }
 
 static int
-start_queues(struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
+hw_start_queues(struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 {
 	uint16_t q;
 	int ret;
@@ -705,12 +715,13 @@ ifcvf_hw_start(struct ifcvf_hw *hw, uint64_t features,
 		return ret;
 	ret = ifcvf_hw_negotiate(hw, features);
 	if (ret == 0)
-		ret = set_vector(hw, VIRTIO_PCI_COMMON_MSIX, hw->config_vector);
+		ret = hw_set_vector(hw, VIRTIO_PCI_COMMON_MSIX,
+				    hw->config_vector);
 	if (ret == 0)
-		ret = start_queues(hw, vrings);
+		ret = hw_start_queues(hw, vrings);
 	if (ret == 0) {
-		add_status(hw, VIRTIO_CONFIG_S_DRIVER_OK);
-		ret = check_started(hw);
+		hw_add_status(hw, VIRTIO_CONFIG_S_DRIVER_OK);
+		ret = hw_check_started(hw);
 	}
 	if (ret < 0)
 		ifcvf_hw_reset(hw);
@@ -727,14 +738,14 @@ ifcvf_hw_stop(struct ifcvf_hw *hw, struct ifcvf_vring *vrings,
 	if (lost != NULL)
 		*lost = 0;
 
-	common_write(hw, VIRTIO_PCI_COMMON_MSIX, 2, IFCVF_MSI_NO_VECTOR);
+	hw_common_write(hw, VIRTIO_PCI_COMMON_MSIX, 2, IFCVF_MSI_NO_VECTOR);
 	/*
 	 * Only an IFCVF stops one queue (and saves its ring state): virtio
 	 * 1.0 forbids writing 0 to queue_enable, the reset stops them all.
 	 */
 	for (q = 0; q < hw->nr_vring && hw->has_lm; q++) {
-		common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
-		if (!common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2))
+		hw_common_write(hw, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+		if (!hw_common_read(hw, VIRTIO_PCI_COMMON_Q_ENABLE, 2))
 			continue;
 		r = ifcvf_hw_queue_disable(hw, q, &vrings[q]);
 		if (r < 0 && lost != NULL)
@@ -752,7 +763,7 @@ void
 ifcvf_hw_set_mq(struct ifcvf_hw *hw, const struct ifcvf_vring *vrings)
 {
 	if (hw->has_lm)
-		lm_write(hw, IFCVF_LM_MQ_OFFSET, active_mq(hw, vrings));
+		hw_lm_write(hw, IFCVF_LM_MQ_OFFSET, hw_active_mq(hw, vrings));
 }
 
 int
@@ -765,7 +776,7 @@ ifcvf_hw_ring_state_save(struct ifcvf_hw *hw, uint16_t qid,
 		return -ENOTSUP;
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	state = lm_read(hw, lm_ring_state_off(hw, qid));
+	state = hw_lm_read(hw, hw_lm_ring_state_off(hw, qid));
 	vr->last_avail_idx = (uint16_t)state;
 	vr->last_used_idx = (uint16_t)(state >> 16);
 	return 0;
@@ -779,8 +790,8 @@ ifcvf_hw_ring_state_restore(struct ifcvf_hw *hw, uint16_t qid,
 		return -ENOTSUP;
 	if (qid >= hw->nr_vring)
 		return -EINVAL;
-	lm_write(hw, lm_ring_state_off(hw, qid),
-		 vr->last_avail_idx | (uint32_t)vr->last_used_idx << 16);
+	hw_lm_write(hw, hw_lm_ring_state_off(hw, qid),
+		    vr->last_avail_idx | (uint32_t)vr->last_used_idx << 16);
 	return 0;
 }
 
@@ -793,11 +804,11 @@ ifcvf_hw_log_enable(struct ifcvf_hw *hw, uint64_t base, uint64_t size)
 		return -ENOTSUP;
 	if (size == 0 || end < base)
 		return -EINVAL;
-	lm_write(hw, IFCVF_LM_BASE_ADDR_LOW, (uint32_t)base);
-	lm_write(hw, IFCVF_LM_BASE_ADDR_HIGH, (uint32_t)(base >> 32));
-	lm_write(hw, IFCVF_LM_END_ADDR_LOW, (uint32_t)end);
-	lm_write(hw, IFCVF_LM_END_ADDR_HIGH, (uint32_t)(end >> 32));
-	lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_ON_VF);
+	hw_lm_write(hw, IFCVF_LM_BASE_ADDR_LOW, (uint32_t)base);
+	hw_lm_write(hw, IFCVF_LM_BASE_ADDR_HIGH, (uint32_t)(base >> 32));
+	hw_lm_write(hw, IFCVF_LM_END_ADDR_LOW, (uint32_t)end);
+	hw_lm_write(hw, IFCVF_LM_END_ADDR_HIGH, (uint32_t)(end >> 32));
+	hw_lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_ON_VF);
 	return 0;
 }
 
@@ -806,12 +817,12 @@ ifcvf_hw_log_disable(struct ifcvf_hw *hw)
 {
 	if (!hw->has_lm)
 		return -ENOTSUP;
-	lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_OFF);
+	hw_lm_write(hw, IFCVF_LM_LOGGING_CTRL, IFCVF_LM_LOGGING_OFF);
 	/*
 	 * A read flushes the posted write: the caller may unmap the log
 	 * once this returns, with the device running.
 	 */
-	lm_read(hw, IFCVF_LM_LOGGING_CTRL);
+	hw_lm_read(hw, IFCVF_LM_LOGGING_CTRL);
 	return 0;
 }
 
@@ -825,8 +836,8 @@ ifcvf_hw_notify_offset(const struct ifcvf_hw *hw, uint16_t qid)
 }
 
 static bool
-region_in_page(const struct ifcvf_region *r, uint8_t bar, uint64_t page,
-	       uint64_t page_size)
+hw_region_in_page(const struct ifcvf_region *r, uint8_t bar, uint64_t page,
+		  uint64_t page_size)
 {
 	return r->len != 0 && r->bar == bar && r->off < page + page_size &&
 	       page < (uint64_t)r->off + r->len;
@@ -848,9 +859,9 @@ ifcvf_hw_doorbell_page_own(const struct ifcvf_hw *hw, uint16_t qid,
 		if (q != qid &&
 		    ifcvf_hw_notify_offset(hw, q) / page_size == page / page_size)
 			return false;
-	return !region_in_page(&hw->common, bar, page, page_size) &&
-	       !region_in_page(&hw->isr, bar, page, page_size) &&
-	       !region_in_page(&hw->device, bar, page, page_size) &&
+	return !hw_region_in_page(&hw->common, bar, page, page_size) &&
+	       !hw_region_in_page(&hw->isr, bar, page, page_size) &&
+	       !hw_region_in_page(&hw->device, bar, page, page_size) &&
 	       !(hw->has_lm && bar == IFCVF_LM_BAR);
 }
 
@@ -864,22 +875,23 @@ ifcvf_hw_notify(struct ifcvf_hw *hw, uint16_t qid)
 uint8_t
 ifcvf_hw_read_isr(struct ifcvf_hw *hw)
 {
-	return region_read(hw, &hw->isr, 0, 1);
+	return hw_region_read(hw, &hw->isr, 0, 1);
 }
 
 /* Run @read_once until config_generation reads the same around it. */
 static int
-read_in_one_generation(struct ifcvf_hw *hw,
-		       void (*read_once)(struct ifcvf_hw *hw, void *cfg),
-		       void *cfg)
+hw_read_in_one_generation(struct ifcvf_hw *hw,
+			  void (*read_once)(struct ifcvf_hw *hw, void *cfg),
+			  void *cfg)
 {
 	unsigned int tries;
 	uint8_t gen;
 
 	for (tries = 0; tries < CFG_GENERATION_TRIES; tries++) {
-		gen = common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
+		gen = hw_common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
 		read_once(hw, cfg);
-		if (gen == common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION, 1))
+		if (gen == hw_common_read(hw, VIRTIO_PCI_COMMON_CFGGENERATION,
+					  1))
 			return 0;
 	}
 	IFCVF_LOG(ERR, "device config kept changing over %u reads", tries);
@@ -887,21 +899,21 @@ read_in_one_generation(struct ifcvf_hw *hw,
 }
 
 static void
-read_net_config_once(struct ifcvf_hw *hw, void *arg)
+hw_read_net_config_once(struct ifcvf_hw *hw, void *arg)
 {
 	struct ifcvf_net_config *cfg = arg;
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(cfg->mac); i++)
-		cfg->mac[i] = region_read(hw, &hw->device, i, 1);
-	cfg->status = region_read(hw, &hw->device, 6, 2);
-	cfg->max_virtqueue_pairs = region_read(hw, &hw->device, 8, 2);
+		cfg->mac[i] = hw_region_read(hw, &hw->device, i, 1);
+	cfg->status = hw_region_read(hw, &hw->device, 6, 2);
+	cfg->max_virtqueue_pairs = hw_region_read(hw, &hw->device, 8, 2);
 }
 
 int
 ifcvf_hw_read_net_config(struct ifcvf_hw *hw, struct ifcvf_net_config *cfg)
 {
-	return read_in_one_generation(hw, read_net_config_once, cfg);
+	return hw_read_in_one_generation(hw, hw_read_net_config_once, cfg);
 }
 
 /* A field of struct virtio_blk_config and the feature that guards it. */
@@ -939,21 +951,21 @@ static const struct blk_field blk_fields[] = {
 };
 
 static bool
-blk_field_offered(const struct ifcvf_hw *hw, const struct blk_field *f)
+hw_blk_field_offered(const struct ifcvf_hw *hw, const struct blk_field *f)
 {
 	return f->feature < 0 || (hw->dev_features & (1ULL << f->feature));
 }
 
 /* Every field the device's features promise lies in its device region. */
 static int
-check_blk_region(const struct ifcvf_hw *hw)
+hw_check_blk_region(const struct ifcvf_hw *hw)
 {
 	const struct blk_field *f;
 	unsigned int i;
 
 	for (i = 0; i < RTE_DIM(blk_fields); i++) {
 		f = &blk_fields[i];
-		if (blk_field_offered(hw, f) &&
+		if (hw_blk_field_offered(hw, f) &&
 		    (uint32_t)f->off + f->width > hw->device.len) {
 			IFCVF_LOG(ERR, "blk config field %s (0x%x) beyond the device region (0x%x)",
 				  f->name, f->off, hw->device.len);
@@ -964,7 +976,7 @@ check_blk_region(const struct ifcvf_hw *hw)
 }
 
 static void
-read_blk_config_once(struct ifcvf_hw *hw, void *arg)
+hw_read_blk_config_once(struct ifcvf_hw *hw, void *arg)
 {
 	struct ifcvf_blk_config *cfg = arg;
 	const struct blk_field *f;
@@ -974,16 +986,16 @@ read_blk_config_once(struct ifcvf_hw *hw, void *arg)
 	memset(cfg->raw, 0, sizeof(cfg->raw));
 	for (i = 0; i < RTE_DIM(blk_fields); i++) {
 		f = &blk_fields[i];
-		if (!blk_field_offered(hw, f))
+		if (!hw_blk_field_offered(hw, f))
 			continue;
-		v = region_read(hw, &hw->device, f->off, f->width);
+		v = hw_region_read(hw, &hw->device, f->off, f->width);
 		for (b = 0; b < f->width; b++)
 			cfg->raw[f->off + b] = (uint8_t)(v >> (8 * b));
 	}
 }
 
 static uint64_t
-blk_raw_get(const struct ifcvf_blk_config *cfg, size_t off, unsigned int n)
+hw_blk_raw_get(const struct ifcvf_blk_config *cfg, size_t off, unsigned int n)
 {
 	uint64_t v = 0;
 	unsigned int b;
@@ -993,12 +1005,12 @@ blk_raw_get(const struct ifcvf_blk_config *cfg, size_t off, unsigned int n)
 	return v;
 }
 
-#define BLK_RAW(cfg, f) blk_raw_get(cfg, \
+#define BLK_RAW(cfg, f) hw_blk_raw_get(cfg, \
 	offsetof(struct virtio_blk_config, f), \
 	RTE_SIZEOF_FIELD(struct virtio_blk_config, f))
 
 static void
-parse_blk_config(const struct ifcvf_hw *hw, struct ifcvf_blk_config *cfg)
+hw_parse_blk_config(const struct ifcvf_hw *hw, struct ifcvf_blk_config *cfg)
 {
 	cfg->capacity = BLK_RAW(cfg, capacity);
 	cfg->size_max = BLK_RAW(cfg, size_max);
@@ -1011,29 +1023,30 @@ parse_blk_config(const struct ifcvf_hw *hw, struct ifcvf_blk_config *cfg)
 }
 
 static int
-blk_config_bad(const char *what, uint64_t val)
+hw_blk_config_bad(const char *what, uint64_t val)
 {
 	IFCVF_LOG(ERR, "blk config: %s %" PRIu64 " is invalid", what, val);
 	return -EINVAL;
 }
 
 static int
-check_blk_config(const struct ifcvf_hw *hw, const struct ifcvf_blk_config *cfg)
+hw_check_blk_config(const struct ifcvf_hw *hw,
+		    const struct ifcvf_blk_config *cfg)
 {
 	uint64_t f = hw->dev_features;
 
 	if (cfg->capacity > UINT64_MAX >> BLK_SECTOR_SHIFT)
-		return blk_config_bad("capacity", cfg->capacity);
+		return hw_blk_config_bad("capacity", cfg->capacity);
 	if ((f & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) &&
 	    (cfg->blk_size < BLK_SIZE_MIN || cfg->blk_size > BLK_SIZE_MAX ||
 	     (cfg->blk_size & (cfg->blk_size - 1)) != 0))
-		return blk_config_bad("blk_size", cfg->blk_size);
+		return hw_blk_config_bad("blk_size", cfg->blk_size);
 	if ((f & (1ULL << VIRTIO_BLK_F_SEG_MAX)) && cfg->seg_max == 0)
-		return blk_config_bad("seg_max", cfg->seg_max);
+		return hw_blk_config_bad("seg_max", cfg->seg_max);
 	if ((f & (1ULL << VIRTIO_BLK_F_SIZE_MAX)) && cfg->size_max == 0)
-		return blk_config_bad("size_max", cfg->size_max);
+		return hw_blk_config_bad("size_max", cfg->size_max);
 	if (cfg->num_queues == 0 || cfg->num_queues > hw->nr_vring)
-		return blk_config_bad("num_queues", cfg->num_queues);
+		return hw_blk_config_bad("num_queues", cfg->num_queues);
 	return 0;
 }
 
@@ -1044,11 +1057,12 @@ ifcvf_hw_read_blk_config(struct ifcvf_hw *hw, struct ifcvf_blk_config *cfg)
 
 	if (hw->dev_type != IFCVF_DEV_BLK)
 		return -ENOTSUP;
-	ret = check_blk_region(hw);
+	ret = hw_check_blk_region(hw);
 	if (ret == 0)
-		ret = read_in_one_generation(hw, read_blk_config_once, cfg);
+		ret = hw_read_in_one_generation(hw, hw_read_blk_config_once,
+						cfg);
 	if (ret < 0)
 		return ret;
-	parse_blk_config(hw, cfg);
-	return check_blk_config(hw, cfg);
+	hw_parse_blk_config(hw, cfg);
+	return hw_check_blk_config(hw, cfg);
 }

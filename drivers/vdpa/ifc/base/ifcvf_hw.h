@@ -167,6 +167,8 @@ int ifcvf_hw_negotiate(struct ifcvf_hw *hw, uint64_t wanted);
  * device, into the @vr or @vrings it is given to save into.
  */
 
+/* The largest ring queue @qid takes (its queue_size register). */
+uint16_t ifcvf_hw_queue_size_max(struct ifcvf_hw *hw, uint16_t qid);
 /* Program queue @qid as @vr says and enable it. */
 int ifcvf_hw_queue_enable(struct ifcvf_hw *hw, uint16_t qid,
 			  const struct ifcvf_vring *vr);
