@@ -461,7 +461,7 @@ lm_sw_setup_for(struct ifcvf_internal *ifc, bool log)
 int
 ifcvf_lm_setup(struct ifcvf_internal *ifc, bool log)
 {
-	int ret = 0;
+	int ret;
 
 	if (!ifcvf_lm_sw_mode(ifc))
 		ret = log ? lm_hw_setup(ifc) : 0;

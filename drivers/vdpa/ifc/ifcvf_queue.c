@@ -195,7 +195,7 @@ ifcvf_queue_stop(struct ifcvf_internal *ifc, uint16_t qid)
 	/* Shadow rings are laid out for the set of enabled queues. */
 	if (ifc->mediated)
 		return ifcvf_dp_restart_without(ifc, qid, 0);
-	ifcvf_relay_del(&q->kick);
+	ifcvf_queue_disarm(ifc, qid);
 	if (!ifc->hw.has_lm) {
 		/*
 		 * A plain virtio 1.0 device cannot stop one queue
@@ -299,8 +299,8 @@ queue_unstart(struct ifcvf_internal *ifc, uint16_t qid)
 
 /*
  * Start queue @qid on the running device, from what vhost holds for it
- * (ifcvf_queue_from_vhost): the rings, the base. A parked queue resumes in place
- * only if neither changed since it was parked.
+ * (ifcvf_queue_from_vhost): the rings, the base. A parked queue resumes
+ * in place only if neither changed since it was parked.
  */
 int
 ifcvf_queue_start(struct ifcvf_internal *ifc, uint16_t qid)

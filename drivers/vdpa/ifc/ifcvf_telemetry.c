@@ -95,7 +95,7 @@ tel_info_routes(struct rte_tel_data *d, const struct ifcvf_internal *ifc)
 	rte_tel_data_add_dict_container(d, "msix_routes", routes, 0);
 }
 
-const char * const ifcvf_err_names[IFCVF_ERR_MAX] = {
+static const char * const tel_err_names[IFCVF_ERR_MAX] = {
 	[IFCVF_ERR_BAD_RING] = "bad_ring",
 	[IFCVF_ERR_BAD_MEMORY] = "bad_memory",
 	[IFCVF_ERR_QUEUES] = "too_many_queues",
@@ -116,7 +116,7 @@ tel_info_errors(struct rte_tel_data *d, struct ifcvf_internal *ifc)
 		return;
 	rte_tel_data_start_dict(errs);
 	for (i = 0; i < IFCVF_ERR_MAX; i++)
-		rte_tel_data_add_dict_uint(errs, ifcvf_err_names[i],
+		rte_tel_data_add_dict_uint(errs, tel_err_names[i],
 			__atomic_load_n(&ifc->errors[i], __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_container(d, "errors", errs, 0);
 }

@@ -228,7 +228,6 @@ ifcvf_error(struct ifcvf_internal *ifc, enum ifcvf_err e)
 {
 	__atomic_fetch_add(&ifc->errors[e], 1, __ATOMIC_RELAXED);
 }
-extern const char * const ifcvf_err_names[IFCVF_ERR_MAX];
 
 /* The guest's used index of a running queue. */
 static inline uint16_t
