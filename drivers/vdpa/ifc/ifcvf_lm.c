@@ -282,27 +282,33 @@ lm_log_follow(struct ifcvf_internal *ifc)
 }
 
 /*
- * Mark the pages of [gpa, gpa + len) dirty: bit (page % 8) of byte
- * page / 8. A page past the log is not marked (vhost drops such writes
- * too); a bit already set is not written again.
+ * Mark the pages of [gpa, gpa + len) dirty in the bitmap @log of @size
+ * bytes: bit (page % 8) of byte page / 8. A page past the log is not
+ * marked (vhost drops such writes too); a bit already set is not written
+ * again (no locked write for it).
  */
-static void
-lm_log_pages(struct ifcvf_internal *ifc, uint64_t gpa, uint64_t len)
+static inline void
+lm_mark_pages(uint8_t *log, uint64_t size, uint64_t gpa, uint64_t len)
 {
 	uint64_t page, last;
 	uint8_t bit;
 
 	if (len == 0 || gpa + len < gpa)
 		return;
-	last = (gpa + len - 1) / IFCVF_LOG_PAGE;
+	last = RTE_MIN((gpa + len - 1) / IFCVF_LOG_PAGE, size * 8 - 1);
 	for (page = gpa / IFCVF_LOG_PAGE; page <= last; page++) {
-		if (page / 8 >= ifc->log_size)
-			return;
 		bit = 1u << (page % 8);
-		if (!(__atomic_load_n(&ifc->log[page / 8], __ATOMIC_RELAXED) & bit))
-			__atomic_fetch_or(&ifc->log[page / 8], bit,
+		if (!(__atomic_load_n(&log[page / 8], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&log[page / 8], bit,
 					  __ATOMIC_RELAXED);
 	}
+}
+
+static void
+lm_log_pages(struct ifcvf_internal *ifc, uint64_t gpa, uint64_t len)
+{
+	if (ifc->log_size > 0)
+		lm_mark_pages(ifc->log, ifc->log_size, gpa, len);
 }
 
 /* HW mode: the VF writes the dirty bitmap itself. */
@@ -542,20 +548,25 @@ lm_log_used(struct ifcvf_queue *q, uint64_t off, uint64_t len)
 }
 
 /*
- * Log @n used entries of the guest's from index @from, once they are
- * written: one or two ranges (cheaper than a call per entry).
+ * Log what the relay wrote into the guest's used ring: @n entries from
+ * index @from (one or two ranges) and the index.
  */
 static void
-lm_log_used_entries(struct ifcvf_queue *q, uint16_t from, uint16_t n)
+lm_log_used_ring(struct ifcvf_queue *q, uint16_t from, uint16_t n)
 {
 	const uint64_t e = sizeof(struct vring_used_elem);
+	const uint64_t ring = q->used_gpa + offsetof(struct vring_used, ring);
 	uint16_t size = q->vring.size, first = from & (size - 1), k;
+	uint64_t log_size = q->ifc->log_size;
+	uint8_t *log = q->ifc->log;
 
 	n = RTE_MIN(n, size);
 	k = RTE_MIN(n, (uint16_t)(size - first));
-	lm_log_used(q, offsetof(struct vring_used, ring) + e * first, e * k);
+	lm_mark_pages(log, log_size, ring + e * first, e * k);
 	if (k < n)
-		lm_log_used(q, offsetof(struct vring_used, ring), e * (n - k));
+		lm_mark_pages(log, log_size, ring, e * (n - k));
+	lm_mark_pages(log, log_size, q->used_gpa +
+		      offsetof(struct vring_used, idx), sizeof(uint16_t));
 }
 
 /*
@@ -592,23 +603,92 @@ lm_sync_avail(struct ifcvf_queue *q)
 	} while (idx != sh->next_avail);
 }
 
-/* Copy the device's used entries to the guest, logging what it wrote. */
-static uint16_t
-lm_copy_used(struct ifcvf_queue *q)
+/* Log the pages the device wrote for used entry @e (its chain). */
+static inline void
+lm_log_entry(struct ifcvf_queue *q, uint8_t *log, uint64_t log_size,
+	     struct vring_used_elem e)
 {
-	struct ifcvf_shadow *sh = &q->sh;
-	uint16_t mask = q->vring.size - 1, idx, n = 0;
+	const struct vring_desc *d;
+
+	if (e.len == 0 || e.id >= q->vring.size)
+		return;
+	d = &q->vring.desc[e.id];
+	/* A chain of one descriptor, the common case, without the walk. */
+	if (d->flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT))
+		lm_log_chain(q, e.id, e.len);
+	else if (d->flags & VRING_DESC_F_WRITE)
+		lm_mark_pages(log, log_size, d->addr, RTE_MIN(d->len, e.len));
+}
+
+/* Copy @n used entries, shadow ring to guest's, in runs between wraps. */
+static void
+lm_copy_runs(struct ifcvf_queue *q, uint16_t sh_from, uint16_t from,
+	     uint16_t n)
+{
+	const struct vring_used_elem *src = q->sh.used->ring;
+	struct vring_used_elem *dst = q->vring.used->ring;
+	uint16_t size = q->vring.size, mask = size - 1, k;
+
+	while (n > 0) {
+		k = RTE_MIN(n, (uint16_t)(size - (sh_from & mask)));
+		k = RTE_MIN(k, (uint16_t)(size - (from & mask)));
+		memcpy(&dst[from & mask], &src[sh_from & mask], k * sizeof(*dst));
+		sh_from += k;
+		from += k;
+		n -= k;
+	}
+}
+
+/* Batches up to this many entries are copied one by one. */
+#define LM_COPY_ONE_BY_ONE	4
+
+/*
+ * Copy @n used entries from the shadow ring (from @sh_from) to the
+ * guest's (from @from), logging what the device wrote for each if @log.
+ * The entries logged are read from the shadow ring, not from the stores
+ * just made.
+ */
+static void
+lm_copy_entries(struct ifcvf_queue *q, uint16_t sh_from, uint16_t from,
+		uint16_t n, bool log)
+{
+	const struct vring_used_elem *src = q->sh.used->ring;
+	struct vring_used_elem *dst = q->vring.used->ring;
+	uint16_t mask = q->vring.size - 1;
+	uint64_t log_size = q->ifc->log_size;
+	uint8_t *log_map = q->ifc->log;
 	struct vring_used_elem e;
 
-	idx = __atomic_load_n(&sh->used->idx, __ATOMIC_ACQUIRE);
-	while ((uint16_t)(sh->next_used - sh->used_off) != idx) {
-		e = sh->used->ring[(uint16_t)(sh->next_used - sh->used_off) & mask];
-		q->vring.used->ring[sh->next_used & mask] = e;
-		if (lm_relay_logging(q->ifc) && e.len > 0)
-			lm_log_chain(q, e.id, e.len);
-		sh->next_used++;
-		n++;
+	if (n > LM_COPY_ONE_BY_ONE) {
+		lm_copy_runs(q, sh_from, from, n);
+		for (; log && n > 0; n--, sh_from++)
+			lm_log_entry(q, log_map, log_size, src[sh_from & mask]);
+		return;
 	}
+	for (; n > 0; n--, sh_from++, from++) {
+		e = src[sh_from & mask];
+		dst[from & mask] = e;
+		if (log)
+			lm_log_entry(q, log_map, log_size, e);
+	}
+}
+
+/*
+ * Copy the device's new used entries to the guest, logging what it
+ * wrote if @log; their number.
+ */
+static uint16_t
+lm_copy_used(struct ifcvf_queue *q, bool log)
+{
+	struct ifcvf_shadow *sh = &q->sh;
+	uint16_t next = sh->next_used, n;
+
+	n = __atomic_load_n(&sh->used->idx, __ATOMIC_ACQUIRE) -
+	    (uint16_t)(next - sh->used_off);
+	if (n == 0)
+		return 0;
+	lm_copy_entries(q, next - sh->used_off, next, n, log);
+	sh->next_used = next + n;
 	return n;
 }
 
@@ -625,12 +705,15 @@ lm_guest_wants_irq(struct ifcvf_queue *q, uint16_t old, uint16_t now)
 static void
 lm_sync_used(struct ifcvf_queue *q)
 {
+	struct ifcvf_internal *ifc = q->ifc;
 	struct ifcvf_shadow *sh = &q->sh;
 	uint16_t old = sh->next_used, n = 0;
+	bool log;
 
-	lm_log_follow(q->ifc);
+	lm_log_follow(ifc);
+	log = lm_relay_logging(ifc) && ifc->log_size > 0;
 	do {
-		n += lm_copy_used(q);
+		n += lm_copy_used(q, log);
 		/* Interrupt the relay at the device's next used entry. */
 		__atomic_store_n(&sh->avail->ring[q->vring.size],
 				 (uint16_t)(sh->next_used - sh->used_off),
@@ -639,9 +722,9 @@ lm_sync_used(struct ifcvf_queue *q)
 		 (uint16_t)(sh->next_used - sh->used_off));
 	if (n == 0)
 		return;
-	lm_log_used_entries(q, old, n);
 	__atomic_store_n(&q->vring.used->idx, sh->next_used, __ATOMIC_RELEASE);
-	lm_log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
+	if (log)
+		lm_log_used_ring(q, old, n);
 	ifcvf_stat_add(q, IFCVF_STAT_RELAYED, n);
 	if (lm_guest_wants_irq(q, old, sh->next_used)) {
 		eventfd_write(q->vring.callfd, 1);
