@@ -57,15 +57,20 @@ check() {
 	bad=""
 	src=$top/drivers/vdpa/ifc
 	sim=$top/drivers/vdpa/ifc_sim
+	# The header the build generates (drivers/vdpa/ifc/meson.build).
+	gen=$(mktemp -d)
+	python3 "$src/bus-abi.py" "$gen/ifcvf_bus_abi.h" "$ver" \
+		"$src"/ifcvf_*.h "$src"/base/*.h || return 1
 	for f in "$src"/*.c "$src"/base/*.c "$sim"/*.c; do
 		# shellcheck disable=SC2086
-		if "$cc" $cflags -I"$src" -I"$src/base" -I"$sim" $incs \
+		if "$cc" $cflags -I"$src" -I"$src/base" -I"$sim" -I"$gen" $incs \
 			-idirafter "$sdk" -c -o /dev/null "$f"; then
 			n=$((n + 1))
 		else
 			bad="$bad ${f#"$top"/}"
 		fi
 	done
+	rm -rf "$gen"
 	if [ -n "$bad" ]; then
 		echo "check-dpdk: DPDK $ver: FAIL, -Werror errors in:$bad"
 		return 1

@@ -18,6 +18,6 @@ cd "$top"
 sh devtools/build.sh
 if [ "${1:-}" = blk ]; then
 	exec python3 app/test-vdpa/blk/run-blk.py build demo \
-		--guest-ping build/app/test-vdpa/guest_ping
+		--guest-ping build/app/test-vdpa/migration/guest_ping
 fi
-exec python3 app/test-vdpa/e2e.py build demo "$@"
+exec python3 app/test-vdpa/e2e/e2e.py build demo "$@"

@@ -20,7 +20,7 @@
 
 # shellcheck disable=SC2034 # said by say() of the prologue
 GUEST_TAG=BLK-GUEST
-# shellcheck source=SCRIPTDIR/../guest-prologue.sh
+# shellcheck source=SCRIPTDIR/../lib/guest-prologue.sh
 . /prologue.sh
 guest_modules virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
 	virtio_pci virtio_blk

@@ -42,14 +42,16 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lib'))
 # pylint: disable=wrong-import-position
-import e2e  # noqa: E402
-from e2e import (EXIT_FAIL, EXIT_SKIP, Failure, Proc, check,  # noqa: E402
-                 query_stats, wait_until)
-from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp, Truth,  # noqa: E402
+import dpdk  # noqa: E402
+from harness import (EXIT_SKIP, Failure, Proc, catch_signals,  # noqa: E402
+                     check, read_text, wait_until)
+from dpdk import format_stats, query_stats  # noqa: E402
+from qemu import (OOPS_RE, QemuGuest, Qmp,  # noqa: E402
                   build_image, check_log_mode, check_ram, check_ring_bases,
-                  check_vdpa_alive, guest_oops, poll_migration, run_attempts)
+                  check_vdpa_alive, poll_migration, run_attempts,
+                  run_guest_test, truth_start)
 
 QEMU = 'qemu-system-x86_64'
 DEV = 'vdpa_ifcvf_sim0'
@@ -122,7 +124,7 @@ class Guest(QemuGuest):
         self.qmp = Qmp(qmp)
 
     def text(self):
-        return e2e.read_text(self.serial)
+        return read_text(self.serial)
 
     def line(self, what):
         m = re.search(r'^BLK-GUEST: %s.*$' % what, self.text(), re.M)
@@ -186,7 +188,7 @@ def check_queues_served(vdpa, dev, queues, since=None):
     """The driver completed requests on each of @dev's queues (since the
     stats @since)."""
     stats = query_stats(vdpa, dev, queues)
-    print(e2e.format_stats(dev, stats).replace('(rx)', '').replace(
+    print(format_stats(dev, stats).replace('(rx)', '').replace(
         '(tx)', ''))
     for q in range(queues):
         done = stats.get(q, {}).get('completed_descriptors', 0)
@@ -243,9 +245,10 @@ def check_disk_file(path, rounds):
           'else' % (CAPACITY - newer, last, newer, last + 1))
 
 
-def migrate(env, src, vdpa, truth):
+def migrate(env, src, vdpa):
     """Live-migrate @src to a destination on sock1, paused once loaded,
-    starting @truth (a Truth) once the driver logs; the destination."""
+    the simulator's record of @src's VF started once the driver logs
+    (truth_start()); the destination."""
     uri = 'unix:' + os.path.join(env.sockdir, 'mig')
     dst = Guest(env, src.image, env.sock(1), src.nr_vqs, name='dst',
                 incoming=uri, rounds=True)
@@ -253,7 +256,7 @@ def migrate(env, src, vdpa, truth):
     before = query_stats(vdpa, DEV, src.nr_vqs)
     t0 = time.monotonic()
     src.qmp.cmd('migrate', uri=uri)
-    truth.start()
+    truth_start(env, DEV)
     info = poll_migration(src, lambda i: i.get('status') == 'completed',
                           MIGRATE_TIMEOUT, vdpa)
     ram = info.get('ram', {})
@@ -281,10 +284,9 @@ def run_migration(env, image, queues, mode, extra=''):
     check_first_pass(src, queues)
     first = src.wait_rounds(1, ROUND_TIMEOUT)
     check_rounds(src, first)
-    truth = Truth(env, DEV)
-    dst = migrate(env, src, vdpa, truth)
+    dst = migrate(env, src, vdpa)
     check_log_mode(env, DEV, mode)
-    env.qemu_ram_diff = check_ram(truth, src, dst, stable_buffers=False)
+    env.qemu_ram_diff = check_ram(env, DEV, src, dst, stable_buffers=False)
     dst.qmp.cmd('cont')
     check(wait_until(lambda: not dst.proc.alive() or
                      dst.qmp.cmd('query-status')['status'] == 'running',
@@ -348,6 +350,7 @@ def main(argv):
     build = os.path.abspath(a.build)
     if a.test == 'demo':
         print(DEMO)
+    catch_signals()
     return run_attempts(lambda: attempt(build, a.test, a.guest_ping),
                         os.path.join(build, 'blk'), a.test)
 
@@ -363,16 +366,11 @@ DEMO = '''demo: dpdk-vdpa with this driver on two simulated IFCVF block VFs
 def attempt(build, name, guest_ping):
     """One run of test @name: its exit code, or EXIT_RETRY when it failed
     with a guest oops after QEMU was proven to lose guest CPU writes."""
-    env = e2e.Env(build, name, suite='blk', tag='blk')
-    env.qemu_ram_diff = False
+    env = dpdk.Env(build, name, suite='blk', tag='blk')
     test = TESTS['qemu_blk_mig_hw' if name == 'demo' else name]
-    rc = e2e.run_test(env, lambda: test(env, build_image(
-        env, ('app', 'test-vdpa', 'blk'), os.path.join(HERE, 'guest-init.sh'),
-        guest_ping)))
-    if rc == EXIT_FAIL and env.qemu_ram_diff and guest_oops(env.dir):
-        print('%s: [GUEST-OOPS] %s' % (name, guest_oops(env.dir)))
-        return EXIT_RETRY
-    return rc
+    return run_guest_test(env, lambda: test(env, build_image(
+        env, ('app', 'test-vdpa', 'blk', 'image'),
+        os.path.join(HERE, 'guest-init.sh'), guest_ping)))
 
 
 if __name__ == '__main__':

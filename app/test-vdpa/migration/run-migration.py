@@ -60,20 +60,20 @@ import re
 import shutil
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lib'))
 # pylint: disable=wrong-import-position
-import e2e  # noqa: E402
-from e2e import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP,  # noqa: E402
-                 LOG_LEVEL, Failure, Proc, Skip,
-                 check, dpdk_env, format_stats, query_stats, wait_until)
-from qemu import (EXIT_RETRY, OOPS_RE, QemuGuest, Qmp, Truth,  # noqa: E402
+import dpdk  # noqa: E402
+from harness import (EXIT_SKIP, Failure, Proc,  # noqa: E402
+                     catch_signals, check, wait_until)
+from dpdk import (LOG_LEVEL, dpdk_env, format_stats,  # noqa: E402
+                  query_stats)
+from qemu import (OOPS_RE, QemuGuest, Qmp,  # noqa: E402
                   build_image, check_log_mode, check_ram, check_ring_bases,
-                  check_vdpa_alive, compare_ram, guest_oops, poll_migration,
-                  queue_status, ram_fd_path, run_attempts, vf_logging,
-                  vring_bases)
+                  check_vdpa_alive, compare_ram, poll_migration,
+                  queue_status, ram_fd_path, run_attempts, run_guest_test,
+                  truth_start, vf_logging, vring_bases)
 
 QEMU = 'qemu-system-x86_64'
 VIRTIO_CONFIG_S_DRIVER_OK = 4
@@ -113,14 +113,6 @@ WARN_RE = re.compile(r'WARNING: CPU: .*')
 VIRTIO_ERR_RE = re.compile(r'(virtio_net virtio\d+: .*|NETDEV WATCHDOG.*)')
 
 
-OOPS_NOTE = (
-    '  (a guest kernel oops: QEMU 7.2/TCG shows one in about 26 migrations '
-    'with any vhost backend,\n   but a page the device wrote and nobody '
-    'logged does the same: a driver\n   that skips its dirty logging made '
-    'the destination guest hit "kernel BUG at\n   lib/list_debug.c" here. '
-    'Rerun; if it repeats, suspect the driver.)')
-
-
 class GuestOops(Failure):
     """The guest kernel oopsed (a failure kind of its own)."""
 
@@ -146,7 +138,7 @@ class Nic:
         return 12 if self.mrg or not self.legacy else 10
 
 
-class Env(e2e.Env):
+class Env(dpdk.Env):
     """One test run, in build/migration/<name>."""
 
     def __init__(self, build, name):
@@ -361,7 +353,7 @@ def sim0_counts(vdpa):
 
 def configured_queues(env, dev):
     """How many queues @dev's frontend has (the driver's telemetry)."""
-    return e2e.vf_info(env, dev)['queues']
+    return dpdk.vf_info(env, dev)['queues']
 
 
 def check_pairs(vdpa, dev, guest, before=None):
@@ -475,7 +467,7 @@ def check_features(guest, dev, src=None):
         guest.name, 'no' if not v1 else ''))
     check(ann == nic.announce, '%s: GUEST_ANNOUNCE %sacked' % (
         guest.name, '' if ann else 'not '))
-    sim = e2e.telemetry(guest.env, '/vdpa_ifcvf_sim/info,' + dev)
+    sim = dpdk.telemetry(guest.env, '/vdpa_ifcvf_sim/info,' + dev)
     check(sim['status'] & VIRTIO_CONFIG_S_DRIVER_OK,
           '%s: the VF is not at DRIVER_OK: %s' % (dev, sim))
     feat, hdr = '0x%x' % sim['driver_features'], sim['net_header']
@@ -554,8 +546,7 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
     check_pairs(vdpa, SIMS[0], src)
     t0 = time.monotonic()
     dst = start_migration(env, src, MIGRATE_BW)
-    truth = Truth(env, SIMS[0])
-    truth.start()
+    truth_start(env, SIMS[0])
     before = src.stats()
     info = poll_migration(src, lambda i: i.get('status') == 'completed',
                           MIGRATE_TIMEOUT, vdpa)
@@ -572,7 +563,7 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
     print('  during pre-copy: %d more replies on the source' % (
         during['rcvd'] - before['rcvd']))
 
-    # The device's log: logging started on A (truth.start()) in the
+    # The device's log: logging started on A (truth_start()) in the
     # expected mode.
     check_log_mode(env, SIMS[0], 'hw' if mode == 'hw' else 'sw')
 
@@ -581,7 +572,7 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
                      dst.qmp.cmd('query-status')['status'] == 'paused',
                      20, 0.1) and dst.proc.alive(),
           'the destination did not finish loading')
-    env.qemu_ram_diff = check_ram(truth, src, dst)
+    env.qemu_ram_diff = check_ram(env, SIMS[0], src, dst)
     # The announce: nothing broadcast on D's wire yet; the peer prints
     # each frame's header from now until check_announce().
     bc0 = peer_broadcasts(peer, 1)
@@ -624,7 +615,7 @@ def run_migration(env, image, extra, mode, pairs=1, nic=None):
     lost = {c: v['lost'] for c, v in last[0].items() if v['lost'] > bound}
     check(not lost, 'requests lost (bound %d a checker): %s' % (
         bound, ', '.join('checker %d %d' % kv for kv in lost.items())))
-    check(e2e.vf_info(env, SIMS[1])['configures'] > 0,
+    check(dpdk.vf_info(env, SIMS[1])['configures'] > 0,
           'sim1 was never configured')
     check_features(dst, SIMS[1], src)
     print('  after (destination, guest t=%d ms): %s' % (s['t'], fmt(s)))
@@ -641,7 +632,7 @@ def loss_bound(env):
     the frames it holds, as a NIC's does (a reconnect, a memory-table
     update). The VF's starts after its first, from the simulator's
     telemetry."""
-    starts = e2e.telemetry(env, '/vdpa_ifcvf_sim/info,' + SIMS[0])['starts']
+    starts = dpdk.telemetry(env, '/vdpa_ifcvf_sim/info,' + SIMS[0])['starts']
     return LOSS_BOUND * max(1, starts)
 
 
@@ -1009,54 +1000,24 @@ def main(argv):
     build = os.path.abspath(args[0])
     name = args[1]
     guest_ping = guest_ping or os.path.join(build, 'app', 'test-vdpa',
-                                            'guest_ping')
+                                            'migration', 'guest_ping')
     why = qemu_usable()
     if why:
         print('skipped: %s' % why)
         return EXIT_SKIP
+    catch_signals()
     return run_attempts(lambda: attempt(build, name, guest_ping),
                         os.path.join(build, 'migration'), name)
 
 
 def attempt(build, name, guest_ping):
-    """One run of test @name: EXIT_PASS, EXIT_FAIL, EXIT_SKIP, or
-    EXIT_RETRY for a guest oops QEMU is proven to have caused."""
+    """One run of test @name: its exit code, or EXIT_RETRY for a guest
+    oops QEMU is proven to have caused."""
     env = Env(build, name)
-    start = time.monotonic()
-    try:
-        image = build_image(env, ('app', 'test-vdpa', 'migration'),
-                            os.path.join(HERE, 'guest-init.sh'), guest_ping)
-        TESTS[name](env, image)
-        print('%s: passed in %.1f s' % (name, time.monotonic() - start))
-        return EXIT_PASS
-    except Skip as e:
-        print('skipped: %s' % e)
-        return EXIT_SKIP
-    except Failure as e:
-        oops = str(e) if isinstance(e, GuestOops) else guest_oops(env.dir)
-        took = time.monotonic() - start
-        if not oops:
-            verdict = '%s: FAILED after %.1f s: %s' % (name, took, e)
-            print(verdict)
-            env.report_logs(verdict)
-            return EXIT_FAIL
-        verdict = '%s: FAILED [GUEST-OOPS] after %.1f s: %s' % (
-            name, took, oops)
-        print(verdict)
-        if not isinstance(e, GuestOops):
-            print('  (then: %s)' % e)
-        print(OOPS_NOTE)
-        env.report_logs(verdict + (' (QEMU lost guest CPU writes)'
-                                    if env.qemu_ram_diff else ''))
-        return EXIT_RETRY if env.qemu_ram_diff else EXIT_FAIL
-    except Exception:  # pylint: disable=broad-except
-        print('%s: harness error:' % name)
-        traceback.print_exc(file=sys.stdout)
-        env.report_logs('%s: harness error: %s' % (
-            name, traceback.format_exc().splitlines()[-1]))
-        return EXIT_FAIL
-    finally:
-        env.close()
+    return run_guest_test(env, lambda: TESTS[name](env, build_image(
+        env, ('app', 'test-vdpa', 'migration', 'image'),
+        os.path.join(HERE, 'guest-init.sh'), guest_ping)))
+
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv))

@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The ifcvf-vdpa authors
 #
-# Build the nested suite's guest: Debian's kernel (../guest-kernel.sh
-# fetches it with `apt-get download` and unpacks it in the cache folder,
-# never installed on this host) and an initramfs holding busybox, the
-# vfio modules, DPDK's runtime from this host (ldd closure), the driver
-# and the test apps.
+# Build the nested suite's guest (../lib/guest-image.sh): Debian's kernel
+# (fetched with `apt-get download` and unpacked in the cache folder, never
+# installed on this host) and an initramfs holding busybox, the vfio
+# modules, DPDK's runtime from this host (ldd closure), the driver and the
+# test apps.
 # The image is cached in <cache> under a key of all its inputs.
 #
 # usage: build-image.sh <cache> <guest-init> <librte_vdpa_ifc.so>
@@ -35,47 +35,24 @@ librte_vdpa_ifc"
 modules="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_iommu_type1
 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci"
 
-die() {
-	echo "build-image: $*" >&2
-	exit 1
-}
+# shellcheck source=SCRIPTDIR/../lib/guest-image.sh
+. "$(dirname "$0")/../lib/guest-image.sh"
 
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-
-# The kernel and the vfio modules (guest-kernel.sh), fetched once.
-kdir=$cache/kernel
-fetch=$(dirname "$0")/../guest-kernel.sh
-# shellcheck disable=SC2086 # a list of modules
-kernel=$(sh "$fetch" "$kdir" $modules) || die "no guest kernel"
-vmlinuz=${kernel% *}
-kver=${kernel##* }
-
+# The kernel and the vfio modules, fetched once.
+image_kernel
 testpmd=$(command -v dpdk-testpmd) || die "dpdk-testpmd not found"
-busybox=$(command -v busybox) || die "busybox not found"
 for p in $plugins; do
 	[ -e "$pmd_dir/$p.so" ] || die "no $pmd_dir/$p.so"
 done
 
-prologue=$(dirname "$0")/../guest-prologue.sh
-key=$( {
-	cat "$kdir/.done" "$0" "$fetch" "$prologue" "$init" "$driver" "$vdpa" \
-		"$traffic" "$notifier" "$installed" "$testpmd" "$busybox"
-	for p in $plugins; do cat "$pmd_dir/$p.so"; done
-	dpkg-query -W -f='${Version}\n' libdpdk-dev libc6 2>/dev/null
-} | sha256sum | cut -c1-16)
-image=$cache/initramfs-$key.cpio
-if [ -f "$image" ]; then
-	echo "$vmlinuz $image"
-	exit 0
-fi
-
-root=$cache/root.tmp
-rm -rf "$root"
-mkdir -p "$root"/usr/bin "$root"/usr/lib/$multiarch "$root"/usr/lib64 \
-	"$root"/usr/sbin "$root"/opt "$root"/modules \
-	"$root"/dev "$root"/proc "$root"/sys "$root"/tmp "$root"/run \
-	"$root"/mnt/huge "$root"/etc
+# The key also holds the plugins and the versions of DPDK and libc.
+image_start "$driver" "$vdpa" "$traffic" "$notifier" "$installed" \
+	"$testpmd" <<EOF
+$(for p in $plugins; do sha256sum "$pmd_dir/$p.so"; done
+dpkg-query -W -f='${Version}\n' libdpdk-dev libc6 2>/dev/null)
+EOF
+mkdir -p "$root"/usr/lib/$multiarch "$root"/usr/lib64 "$root"/usr/sbin \
+	"$root"/opt "$root"/run "$root"/mnt/huge "$root"/etc
 mkdir -p "$root$pmd_dir"
 for d in bin lib lib64 sbin; do
 	ln -s usr/$d "$root/$d"
@@ -83,13 +60,7 @@ done
 mkdir -p "$root/var"
 ln -s ../run "$root/var/run"
 
-cp "$busybox" "$root/usr/bin/busybox"
-# The other applets are linked by /init (busybox --install).
-ln -s busybox "$root/usr/bin/sh"
-
-cp "$prologue" "$root/prologue.sh"
-cp "$init" "$root/init"
-chmod 755 "$root/init"
+image_base
 cp "$testpmd" "$root/usr/bin/dpdk-testpmd"
 cp "$vdpa" "$root/opt/dpdk-vdpa"
 cp "$traffic" "$root/opt/vdpa_traffic"
@@ -97,11 +68,6 @@ cp "$notifier" "$root/opt/vu_notifier"
 cp "$driver" "$root/opt/librte_vdpa_ifc.so"
 mkdir -p "$root/opt/pmds"
 cp "$installed" "$root/opt/pmds/$(basename "$installed")"
-
-for m in $modules; do
-	cp "$kdir/lib/modules/$kver/kernel/$m.ko" "$root/modules/" ||
-		die "module $m missing from $kver"
-done
 
 # Dependency closure of every ELF in the image, at the host's paths
 # (/lib is folded into /usr/lib as on the host).
@@ -145,12 +111,4 @@ for p in $plugins; do
 done
 
 echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
-(cd "$root" && find . | cpio -o -H newc --quiet) >"$image.tmp" ||
-	die "cpio failed"
-mv "$image.tmp" "$image"
-rm -rf "$root"
-# Older images (other inputs) are stale.
-for f in "$cache"/initramfs-*.cpio; do
-	[ "$f" = "$image" ] || rm -f "$f"
-done
-echo "$vmlinuz $image"
+image_pack

@@ -22,7 +22,7 @@
 
 # shellcheck disable=SC2034 # said by say() of the prologue
 GUEST_TAG=nested
-# shellcheck source=SCRIPTDIR/../guest-prologue.sh
+# shellcheck source=SCRIPTDIR/../lib/guest-prologue.sh
 . /prologue.sh
 export LD_LIBRARY_PATH=/opt
 

@@ -7,11 +7,12 @@ devices behind QEMU's emulated Intel IOMMU, through the real PCI + VFIO path.
 It builds (or reuses) the guest image with build-image.sh, boots it under
 TCG, and reads the verdicts /init (guest-init.sh) prints on the serial
 console. Exit 0 when every guest test passed, 1 otherwise, 77 (with
-"skipped: <reason>") only when QEMU cannot run at all: e2e.py's exit
-codes, as every runner's.
+"skipped: <reason>") only when QEMU cannot run at all: lib/harness.py's
+exit codes, as every runner's. The console log is
+<builddir>/nested/guest/guest.log.
 
-usage: run-nested.py --cache DIR --driver SO --vdpa BIN --traffic BIN
-                     --notifier BIN
+usage: run-nested.py --build DIR --cache DIR --driver SO --vdpa BIN
+                     --traffic BIN --notifier BIN --installed SO
 """
 
 import argparse
@@ -20,12 +21,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lib'))
 # pylint: disable=wrong-import-position
-from e2e import EXIT_FAIL, EXIT_PASS, EXIT_SKIP  # noqa: E402
+from harness import (Env, Failure, Proc, Skip, catch_signals,  # noqa: E402
+                     check, run_test)
 
 QEMU = "qemu-system-x86_64"
 BUILD_TIMEOUT = 240  # seconds for the image (a first run downloads a kernel)
@@ -45,11 +46,6 @@ QEMU_MSG_RE = re.compile(r"^qemu-system-x86_64: (.*)$")
 QEMU_BENIGN = ("hub 0 is not connected to host network",)
 TEST_RE = re.compile(r"^NESTED-TEST (\S+): (PASS|FAIL)(.*)$")
 RESULT_RE = re.compile(r"^NESTED-RESULT: (PASS|FAIL)")
-
-
-def skip(reason):
-    print(f"skipped: {reason}")
-    sys.exit(EXIT_SKIP)
 
 
 def qemu_usable():
@@ -100,72 +96,63 @@ def build_image(args):
            args.traffic, args.notifier, args.installed]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
-                             timeout=BUILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        print(f"FAIL: the guest image was not built in {BUILD_TIMEOUT} s")
-        sys.exit(EXIT_FAIL)
-    if out.returncode != 0:
-        print(out.stderr, end="")
-        print("FAIL: the guest image could not be built")
-        sys.exit(EXIT_FAIL)
-    kernel, initrd = out.stdout.split()[-2:]
-    return kernel, initrd
+                             timeout=BUILD_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise Failure(f"the guest image was not built in {BUILD_TIMEOUT} s"
+                      ) from e
+    check(out.returncode == 0,
+          f"the guest image could not be built: {out.stderr.strip()[-500:]}")
+    return out.stdout.split()[-2:]
 
 
-def boot(kernel, initrd, log_path):
-    """Run the guest; returns (verdicts, overall, timed_out)."""
-    verdicts = {}
-    qemu_errors = []
-    overall = None
-    proc = subprocess.Popen(qemu_cmd(kernel, initrd), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    timed_out = False
-    os.set_blocking(proc.stdout.fileno(), False)
-    buf = b""
-    with open(log_path, "wb") as log:
-        while True:
-            if time.monotonic() > deadline:
-                timed_out = True
-                proc.kill()
-            try:
-                chunk = proc.stdout.read()
-            except BlockingIOError:
-                chunk = None
-            if chunk:
-                log.write(chunk)
-                log.flush()
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace").rstrip("\r")
-                    m = TEST_RE.match(line)
-                    if m:
-                        verdicts[m.group(1)] = (m.group(2), m.group(3).strip())
-                        print(line, flush=True)
-                    m = RESULT_RE.match(line)
-                    if m:
-                        overall = m.group(1)
-                    m = QEMU_MSG_RE.match(line)
-                    if m and not any(b in m.group(1) for b in QEMU_BENIGN):
-                        qemu_errors.append(m.group(1))
-            elif proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-    proc.wait()
-    if qemu_errors:
-        verdicts["qemu-no-device-error"] = (
-            "FAIL", f"{len(qemu_errors)} QEMU errors, first: {qemu_errors[0]}")
-    else:
-        verdicts["qemu-no-device-error"] = ("PASS", "")
-    print(f"NESTED-TEST qemu-no-device-error: "
-          f"{' '.join(verdicts['qemu-no-device-error']).strip()}")
-    return verdicts, overall, timed_out
+def verdicts_of(console):
+    """{test: (PASS|FAIL, reason)} and the overall NESTED-RESULT (None if
+    the guest printed none) from the guest's console; QEMU's own complaints
+    about what the driver did to its devices are a test of their own."""
+    verdicts, overall, qemu_errors = {}, None, []
+    for line in console.splitlines():
+        line = line.rstrip("\r")
+        m = TEST_RE.match(line)
+        if m:
+            verdicts[m.group(1)] = (m.group(2), m.group(3).strip())
+        m = RESULT_RE.match(line)
+        if m:
+            overall = m.group(1)
+        m = QEMU_MSG_RE.match(line)
+        if m and not any(b in m.group(1) for b in QEMU_BENIGN):
+            qemu_errors.append(m.group(1))
+    verdicts["qemu-no-device-error"] = ("FAIL", (
+        f"{len(qemu_errors)} QEMU errors, first: {qemu_errors[0]}")
+    ) if qemu_errors else ("PASS", "")
+    return verdicts, overall
+
+
+def run(env, args):
+    """Build the image, boot the guest to its end, count its verdicts."""
+    kernel, initrd = build_image(args)
+    print(f"image: {kernel} {initrd}")
+    guest = Proc(env, "guest", qemu_cmd(kernel, initrd))
+    rc = guest.wait_exit(BOOT_TIMEOUT)
+    guest.kill()
+    verdicts, overall = verdicts_of(guest.text())
+    passed = failed = 0
+    for name in EXPECTED:
+        verdict, reason = verdicts.get(name, ("FAIL", "never reported"))
+        print(f"NESTED-TEST {name}: {verdict} {reason}".rstrip())
+        passed += verdict == "PASS"
+        failed += verdict != "PASS"
+    unexpected = sorted(set(verdicts) - set(EXPECTED))
+    print(f"{passed} passed, {failed + len(unexpected)} failed")
+    check(rc is not None, f"the guest did not finish in {BOOT_TIMEOUT} s")
+    check(not unexpected, f"unexpected guest tests: {unexpected}")
+    check(overall is not None, "the guest printed no NESTED-RESULT line")
+    check(failed == 0 and overall == "PASS",
+          f"{failed} guest tests failed; NESTED-RESULT: {overall}")
 
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--driver", required=True)
     ap.add_argument("--vdpa", required=True)
@@ -176,41 +163,16 @@ def main():
     ap.add_argument("--installed", required=True)
     args = ap.parse_args()
 
-    why = qemu_usable()
-    if why is not None:
-        skip(why)
-    start = time.monotonic()
-    kernel, initrd = build_image(args)
-    print(f"image: {kernel} {initrd} ({time.monotonic() - start:.1f} s)")
-    log_path = os.path.join(args.cache, "serial.log")
-    verdicts, overall, timed_out = boot(kernel, initrd, log_path)
+    catch_signals()
+    env = Env(os.path.abspath(args.build), "guest", suite="nested",
+              tag="nested")
 
-    passed = failed = 0
-    for name in EXPECTED:
-        verdict, reason = verdicts.get(name, ("FAIL", "never reported"))
-        if verdict == "PASS":
-            passed += 1
-        else:
-            failed += 1
-            if name not in verdicts:
-                print(f"NESTED-TEST {name}: FAIL {reason}")
-    for name in verdicts:
-        if name not in EXPECTED:
-            print(f"unexpected guest test {name}")
-            failed += 1
-    if timed_out:
-        print(f"the guest did not finish in {BOOT_TIMEOUT} s")
-    if overall is None:
-        print("the guest printed no NESTED-RESULT line")
-    if failed or overall != "PASS":
-        print(f"serial console log: {log_path}")
-        with open(log_path, "rb") as f:
-            tail = f.read()[-20000:].decode("utf-8", "replace")
-        print(tail)
-    print(f"run time {time.monotonic() - start:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return EXIT_PASS if failed == 0 and overall == "PASS" and not timed_out \
-        else EXIT_FAIL
+    def test():
+        why = qemu_usable()
+        if why is not None:
+            raise Skip(why)
+        run(env, args)
+    return run_test(env, test)
 
 
 if __name__ == "__main__":

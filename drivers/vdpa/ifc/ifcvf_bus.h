@@ -11,7 +11,7 @@
  * (drivers/vdpa/ifc_sim) is another plugin, which reaches the driver
  * through these calls only. They are internal symbols, exported as DPDK
  * exports its own (version.map, node INTERNAL): no ABI promise, both
- * plugins come from one build.
+ * plugins come from one build, which ifcvf_bus_attach() checks.
  *
  * A glue owns a struct ifcvf_internal (ifcvf_vdpa.h) per VF. Before
  * ifcvf_vdpa_register() it sets rte_dev, bus and bus_priv, parses the
@@ -50,6 +50,13 @@ struct ifcvf_bus_ops {
 			   uint64_t *offset, uint64_t *size);
 };
 
+/*
+ * A glue of another plugin calls it first, with IFCVF_BUS_ABI of
+ * ifcvf_bus_abi.h (generated at build time) as @abi: 0 if it was built
+ * with the driver's structs, else -EPROTO, logged with @glue's name.
+ */
+__rte_internal
+int ifcvf_bus_attach(const char *glue, const char *abi);
 /* A vDPA device for @ifc; 0, or a negative errno (logged). */
 __rte_internal
 int ifcvf_vdpa_register(struct ifcvf_internal *ifc);

@@ -16,6 +16,7 @@
 #include <rte_vhost.h>
 #include <vdpa_driver.h>
 
+#include "ifcvf_bus_abi.h"
 #include "ifcvf_vdpa.h"
 
 /* What the driver adds: the VF cannot send a RARP, the guest can. */
@@ -455,6 +456,16 @@ static struct rte_vdpa_dev_ops ifcvf_blk_ops = {
 	.get_config = ifcvf_blk_get_config,
 	.set_config = ifcvf_blk_set_config,
 };
+
+int
+ifcvf_bus_attach(const char *glue, const char *abi)
+{
+	if (strcmp(abi, IFCVF_BUS_ABI) == 0)
+		return 0;
+	IFCVF_LOG(ERR, "%s: built with bus interface %s, the driver with %s: load the driver and %s of one build",
+		  glue, abi, IFCVF_BUS_ABI, glue);
+	return -EPROTO;
+}
 
 int
 ifcvf_vdpa_register(struct ifcvf_internal *ifc)

@@ -26,9 +26,13 @@
 #include <rte_telemetry.h>
 #include <bus_vdev_driver.h>
 
+#include "ifcvf_bus_abi.h"
 #include "ifcvf_compat.h"
 #include "ifcvf_sim.h"
 #include "ifcvf_vdpa.h"
+
+/* This plugin, as the driver names it when it refuses another build's. */
+#define SIM_PLUGIN	"librte_vdpa_ifc_sim.so"
 
 #define SIM_ARG_QP	"qp"
 #define SIM_ARG_PROFILE	"profile"
@@ -369,6 +373,9 @@ sim_probe(struct rte_vdev_device *dev)
 	struct sim_vf *vf;
 	int ret;
 
+	ret = ifcvf_bus_attach(SIM_PLUGIN, IFCVF_BUS_ABI);
+	if (ret < 0)
+		return ret;
 	vf = calloc(1, sizeof(*vf));
 	if (vf == NULL)
 		return -ENOMEM;

@@ -9,10 +9,11 @@
  * own dpdk-vdpa (stdin a fifo we hold open, a unique file prefix) and
  * stops it in every path; every wait is bounded.
  *
- *   test_vu <builddir> <case>|all|list
+ *   test_vu <builddir> [<case>...|all|list]
  *
- * Environment: TEST_VU_KEEP_LOG=1 keeps dpdk-vdpa's log, TEST_VU_GDB=1
- * runs it under gdb (a backtrace of every thread lands in the log).
+ * Environment: IFCVF_TEST_KEEP_LOG=1 keeps dpdk-vdpa's log,
+ * IFCVF_TEST_GDB=1 runs it under gdb (a backtrace of every thread lands in
+ * the log).
  *
  * Configurations and closes are read through telemetry: the driver's
  * counts, and the simulated IOMMU's mappings, which must be the VF's DMA
@@ -1807,56 +1808,40 @@ static const struct vu_case cases[] = {
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
 
 static int
-run_case(const struct vu_case *c)
+run_case(const struct test_case *tc)
 {
-	char what[64];
-
+	const struct vu_case *c = tc->param;
 	char devargs[256];
 
-	snprintf(what, sizeof(what), "vu/%s", c->name);
 	snprintf(devargs, sizeof(devargs), "wire=loop%s%s%s",
 		 c->sw ? ",sw-live-migration=1" : "",
 		 c->devargs != NULL ? "," : "",
 		 c->devargs != NULL ? c->devargs : "");
 	cur_case = c;
 	vdpa_proc_init(&vdpa, "test_vu", c->name);
-	return vdpa_proc_run(&vdpa, devargs, c->fn, what);
+	return vdpa_proc_run(&vdpa, devargs, c->fn);
 }
 
 int
 main(int argc, char **argv)
 {
-	unsigned int i, failed = 0, ran = 0;
+	static struct test_case runs[NR_CASES];
+	const struct test_suite suite = {
+		.name = "vu", .cases = runs, .nr_cases = NR_CASES,
+		.run = run_case,
+	};
+	unsigned int i;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s <builddir> <case>|all|list\n",
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s <builddir> [<case>...|all|list]\n",
 			argv[0]);
 		return 2;
 	}
-	vdpa.build_dir = argv[1];
-	vdpa.eal_args = vdpa_args;
-	vdpa.gdb = getenv("TEST_VU_GDB") != NULL;
-	vdpa.keep = getenv("TEST_VU_KEEP_LOG") != NULL;
-	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < NR_CASES; i++) {
-		if (strcmp(argv[2], "list") == 0) {
-			printf("%s%s\n", cases[i].name,
-			       cases[i].by_name_only ? " (by name only)" : "");
-			continue;
-		}
-		if (strcmp(argv[2], cases[i].name) != 0 &&
-		    (strcmp(argv[2], "all") != 0 || cases[i].by_name_only))
-			continue;
-		ran++;
-		if (run_case(&cases[i]) != 0)
-			failed++;
-	}
-	if (strcmp(argv[2], "list") == 0)
-		return 0;
-	if (ran == 0) {
-		fprintf(stderr, "no case %s\n", argv[2]);
-		return 2;
-	}
-	printf("%u passed, %u failed\n", ran - failed, failed);
-	return failed == 0 ? 0 : 1;
+	for (i = 0; i < NR_CASES; i++)
+		runs[i] = (struct test_case){
+			.name = cases[i].name, .param = &cases[i],
+			.by_name_only = cases[i].by_name_only,
+		};
+	vdpa_proc_setup(&vdpa, argv[1], vdpa_args);
+	return test_main(&suite, argc - 2, argv + 2);
 }

@@ -11,6 +11,7 @@
  * (a "q" line makes it quit), a unique EAL file prefix, the log in a
  * private folder, every wait bounded.
  *
+ *   vdpa_proc_setup()    a program's settings of every run
  *   vdpa_proc_init()     the folder, its paths and the file prefix
  *   vdpa_proc_start()    fork and exec, wait for the vhost-user socket
  *   vdpa_proc_log_*()    read the log
@@ -24,7 +25,7 @@
 #include <sys/types.h>
 
 struct vdpa_proc {
-	/* Set by the caller before vdpa_proc_start(). */
+	/* Set by vdpa_proc_setup() or the caller before vdpa_proc_start(). */
 	const char *build_dir;
 	const char *const *eal_args;	/* more EAL arguments, NULL-ended */
 	bool gdb;		/* under gdb: every thread's backtrace in the log */
@@ -38,6 +39,14 @@ struct vdpa_proc {
 	char prefix[64];	/* EAL file prefix */
 };
 
+/*
+ * The settings every run of a program shares: @build_dir, more EAL
+ * arguments (@eal_args), from the environment IFCVF_TEST_GDB (dpdk-vdpa
+ * under gdb) and IFCVF_TEST_KEEP_LOG (its folder and log kept). SIGPIPE
+ * ignored: a write to a dead dpdk-vdpa fails instead.
+ */
+void vdpa_proc_setup(struct vdpa_proc *v, const char *build_dir,
+		     const char *const *eal_args);
 /*
  * A folder /tmp/<tag>.XXXXXX and the file prefix <tag><pid>_<name>; the
  * caller may add files of its own in v->dir (cleanup removes them too).
@@ -54,11 +63,10 @@ void vdpa_proc_cleanup(struct vdpa_proc *v);
 /*
  * One test case on its own dpdk-vdpa (after vdpa_proc_init()): start it
  * with @devargs, run @fn, expect dpdk-vdpa alive after it and quitting
- * cleanly; print the log's tail on a failure, clean up, and print
- * "ok   <what> (<time>)" or "FAIL <what> (...)". Returns 0 on success.
+ * cleanly; print the log's tail on a failure, clean up. Returns 0 on
+ * success.
  */
-int vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void),
-		  const char *what);
+int vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void));
 /*
  * Send the telemetry command @cmd ("/path,params") to the running
  * dpdk-vdpa and read its JSON reply into @out (@len bytes with the NUL).

@@ -340,8 +340,12 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_claim_running),
 };
 
+static const struct test_suite suite = {
+	.name = "relay", .cases = cases, .nr_cases = RTE_DIM(cases),
+};
+
 int
-main(int argc __rte_unused, char **argv)
+main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "64", "--no-pci",
 			"--no-shconf", "--no-telemetry", "-l", "0",
@@ -351,5 +355,5 @@ main(int argc __rte_unused, char **argv)
 		fprintf(stderr, "cannot initialise EAL\n");
 		return 1;
 	}
-	return test_run("relay", cases, RTE_DIM(cases));
+	return test_main(&suite, argc - 1, argv + 1);
 }

@@ -24,6 +24,17 @@
 #define START_MS	15000
 #define QUIT_MS		10000
 
+void
+vdpa_proc_setup(struct vdpa_proc *v, const char *build_dir,
+		const char *const *eal_args)
+{
+	v->build_dir = build_dir;
+	v->eal_args = eal_args;
+	v->gdb = getenv("IFCVF_TEST_GDB") != NULL;
+	v->keep = getenv("IFCVF_TEST_KEEP_LOG") != NULL;
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int
 vdpa_proc_init(struct vdpa_proc *v, const char *tag, const char *name)
 {
@@ -330,10 +341,8 @@ vdpa_proc_cleanup(struct vdpa_proc *v)
 }
 
 int
-vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void),
-	      const char *what)
+vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void))
 {
-	int64_t t0 = vdrv_now_ms();
 	int ret = -1;
 
 	if (v->dir[0] != '\0')
@@ -350,9 +359,6 @@ vdpa_proc_run(struct vdpa_proc *v, const char *devargs, int (*fn)(void),
 			vdpa_proc_log_tail(v, 40);
 	}
 	vdpa_proc_cleanup(v);
-	printf("%s %s (%.1f s)\n", ret == 0 ? "ok  " : "FAIL", what,
-	       (vdrv_now_ms() - t0) / 1000.0);
-	fflush(stdout);
 	return ret;
 }
 

@@ -14,356 +14,21 @@ simulated VFs (vdpa_ifcvf_sim vdevs), and net_virtio_user frontends
 Logs of a run stay in <builddir>/e2e/<test>/ (emptied when it starts).
 """
 
-import ctypes
-import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
-EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
-
-# The driver, and the simulator's plugin, which needs it loaded first.
-PLUGIN = 'librte_vdpa_ifc.so'
-SIM_PLUGIN = 'librte_vdpa_ifc_sim.so'
-LOG_LEVEL = '--log-level=pmd.vdpa.ifcvf*:info'
-STAT_NAMES = ('completed_descriptors', 'kicks_relayed', 'interrupts_relayed',
-              'used_entries_relayed')
-
-
-class Failure(Exception):
-    """The test failed; the message says why."""
-
-
-class Skip(Exception):
-    """The test cannot run here; the message says why."""
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def _on_signal(signum, _frame):
-    raise Failure('interrupted by signal %d' % signum)
-
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_harness():
-    # A child left behind by a killed harness would spin on its closed
-    # stdin forever (dpdk-vdpa's non-interactive loop does).
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def dpdk_env(extra=None):
-    """@extra for dpdk-vdpa or testpmd, and in the sanitizer build
-    (IFCVF_SAN_PRELOAD, set by its meson test setup) LD_PRELOAD of the
-    sanitizer runtimes: these programs are not sanitized, the plugin is,
-    and DPDK's own code in them gets checked too."""
-    env = dict(extra or {})
-    preload = os.environ.get('IFCVF_SAN_PRELOAD')
-    if preload:
-        env['LD_PRELOAD'] = preload
-    return env
-
-
-def wait_until(pred, timeout, step=0.05):
-    """Poll @pred until it returns a true value or @timeout seconds pass."""
-    end = time.monotonic() + timeout
-    while True:
-        val = pred()
-        if val or time.monotonic() >= end:
-            return val
-        time.sleep(step)
-
-
-def read_text(path):
-    """A log or console file as text so far ('' if there is none yet)."""
-    try:
-        with open(path, 'rb') as f:
-            return f.read().decode(errors='replace')
-    except OSError:
-        return ''
-
-
-class Proc:
-    """A child process: stdin a pipe the harness holds open (a fifo in
-    all but name: the child sees EOF only when asked to), stdout and
-    stderr in <name>.log of the test's folder."""
-
-    def __init__(self, env, name, argv, extra_env=None):
-        self.env = env
-        self.name = name
-        self.log = os.path.join(env.dir, name + '.log')
-        self.argv = argv
-        penv = dict(os.environ)
-        penv.update(extra_env or {})
-        with open(self.log, 'wb') as out:
-            out.write(('$ ' + ' '.join(argv) + '\n').encode())
-            out.flush()
-            self.popen = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=out,
-                stderr=subprocess.STDOUT, env=penv, cwd=env.dir,
-                preexec_fn=_die_with_harness)
-        self.pid = self.popen.pid
-        env.procs.append(self)
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def send(self, text):
-        """Write @text to the child's stdin; False if it is gone."""
-        try:
-            self.popen.stdin.write(text.encode())
-            self.popen.stdin.flush()
-            return True
-        except (BrokenPipeError, ValueError, OSError):
-            return False
-
-    def text(self):
-        return read_text(self.log)
-
-    def count(self, pattern):
-        return len(re.findall(pattern, self.text(), re.M))
-
-    def wait_log(self, pattern, timeout, count=1, what=None):
-        """Wait until @pattern matches @count times in the log."""
-        def ready():
-            if self.count(pattern) >= count:
-                return True
-            if not self.alive():
-                raise Failure('%s exited (%s) while waiting for %s' % (
-                    self.name, self.popen.returncode, what or repr(pattern)))
-            return False
-        if not wait_until(ready, timeout):
-            raise Failure('%s: no %s within %g s' % (
-                self.name, what or repr(pattern), timeout))
-
-    def wait_exit(self, timeout):
-        """Exit code, or None if still running after @timeout seconds."""
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self, quit_text, timeout=15):
-        """Ask the child to quit; kill it if it does not. Exit code or None."""
-        if self.alive():
-            self.send(quit_text)
-        rc = self.wait_exit(timeout)
-        if rc is None:
-            self.kill()
-        return rc
-
-    def kill(self):
-        if self.alive():
-            self.popen.kill()
-            self.popen.wait(10)
-        try:
-            self.popen.stdin.close()
-        except OSError:
-            pass
-
-    def tail(self, n=25):
-        lines = self.text().splitlines()
-        return '\n'.join('    ' + line for line in lines[-n:])
-
-
-class Env:
-    """One test run: its folder (build/<suite>/<name>), sockets, processes
-    and EAL prefixes (<tag><pid>-...)."""
-
-    def __init__(self, build, name, suite='e2e', tag='e2e'):
-        self.build = build
-        self.name = name
-        self.tag = tag
-        self.dir = os.path.join(build, suite, name)
-        for mnt in stale_mounts(self.dir):  # a killed run's hugetlbfs
-            umount(mnt)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.sockdir = os.path.join(self.dir, 's')
-        if len(self.sockdir) > 80:  # sun_path is 108 bytes
-            self.tmp_sockdir = tempfile.mkdtemp(prefix='ifcvf-e2e-')
-            self.sockdir = self.tmp_sockdir
-        else:
-            self.tmp_sockdir = None
-            os.makedirs(self.sockdir)
-        self.procs = []
-        self.prefixes = []
-        self.cleanups = []
-        self.vdpa = None
-
-    def path(self, *parts):
-        return os.path.join(self.build, *parts)
-
-    def prefix_of(self, what):
-        """The EAL file prefix of process @what."""
-        return '%s%d-%s' % (self.tag, os.getpid(), what)
-
-    def prefix(self, what):
-        """A new process's file prefix, its runtime folder removed at the
-        end."""
-        p = self.prefix_of(what)
-        self.prefixes.append(p)
-        return p
-
-    def sock(self, i):
-        return os.path.join(self.sockdir, 'sock%d' % i)
-
-    def close(self):
-        for p in reversed(self.procs):
-            p.kill()
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # pylint: disable=broad-except
-                print('cleanup: %s' % e)
-        run_dirs = [os.environ.get('XDG_RUNTIME_DIR', ''), '/var/run', '/tmp']
-        for p in self.prefixes:
-            for d in run_dirs:
-                if d:
-                    shutil.rmtree(os.path.join(d, 'dpdk', p),
-                                  ignore_errors=True)
-        if self.tmp_sockdir:
-            shutil.rmtree(self.tmp_sockdir, ignore_errors=True)
-
-    def report_logs(self, verdict, lines=25):
-        """Each process's log tail, then @verdict again: a reader of the
-        output's tail (CI) sees why the run failed."""
-        for p in self.procs:
-            rc = p.popen.poll()
-            state = 'running' if rc is None else 'exit %d' % rc
-            print('--- %s (pid %d, %s), %s:' % (p.name, p.pid, state, p.log))
-            print(p.tail(lines))
-        print('(again, after the logs) ' + verdict)
-
-    # -- the programs ---------------------------------------------------
-
-    def plugins(self, plugin_dir=None):
-        """EAL's -d arguments for the driver (the build's, or the folder
-        @plugin_dir; '': no plugin at all) and the simulator's plugin after
-        it, and the environment that finds them by their bare names (EAL
-        refuses a path below a world-writable folder). EAL opens the files
-        it is given before those of a folder: the simulator's plugin finds
-        the driver it needs through LD_LIBRARY_PATH, @plugin_dir's then,
-        and EAL opens that same file again later."""
-        if plugin_dir == '':
-            return [], None
-        libs = [plugin_dir or self.path('drivers', 'vdpa', 'ifc'),
-                self.path('drivers', 'vdpa', 'ifc_sim')]
-        return (['-d', plugin_dir or PLUGIN, '-d', SIM_PLUGIN],
-                {'LD_LIBRARY_PATH': ':'.join(libs)})
-
-    def start_vdpa(self, vdevs, interactive=False, name='vdpa',
-                   plugin_dir=None, log_level=LOG_LEVEL):
-        """dpdk-vdpa with the plugins and @vdevs (vdev strings); with
-        @plugin_dir, the driver from that folder (plugins())."""
-        plugins, libs = self.plugins(plugin_dir)
-        argv = ['stdbuf', '-oL', self.path('app', 'test-vdpa', 'dpdk-vdpa'),
-                '-l', '0', '--no-pci', '--no-huge', '-m', '256',
-                '--file-prefix=' + self.prefix(name)]
-        argv += plugins + log_level.split()
-        for v in vdevs:
-            argv += ['--vdev', v]
-        argv.append('--')
-        if interactive:
-            argv.append('--interactive')
-        else:
-            argv += ['--iface', os.path.join(self.sockdir, 'sock')]
-        proc = Proc(self, name, argv, dpdk_env(libs))
-        proc.interactive = interactive
-        if self.vdpa is None:
-            self.vdpa = proc
-        return proc
-
-    def wait_socks(self, n, timeout=15):
-        def ready():
-            if self.vdpa is not None and not self.vdpa.alive():
-                raise Failure('dpdk-vdpa exited (%s) before its sockets '
-                              'appeared' % self.vdpa.popen.returncode)
-            return all(os.path.exists(self.sock(i)) for i in range(n))
-        check(wait_until(ready, timeout),
-              'vhost-user sockets did not appear within %d s' % timeout)
-
-    def create_ports(self, vdpa, devs):
-        """Interactive dpdk-vdpa: a socket per device, sock0, sock1..."""
-        for i, dev in enumerate(devs):
-            vdpa.send('create %s %s\n' % (self.sock(i), dev))
-        self.wait_socks(len(devs))
-
-    def wait_configured(self, dev, count=1, timeout=20):
-        """Until @dev was configured @count times and runs (telemetry)."""
-        def ready():
-            check(self.vdpa.alive(), 'dpdk-vdpa exited (%s) before %s was '
-                  'configured' % (self.vdpa.popen.returncode, dev))
-            info = vf_info(self, dev, self.vdpa.name)
-            return info['configures'] >= count and info['state'] == 'running'
-        check(wait_until(ready, timeout, step=0.25),
-              '%s was not configured %d time(s) within %d s' % (
-                  dev, count, timeout))
-
-    def start_testpmd(self, name, sock, queues, mode='macswap',
-                      interactive=False):
-        """testpmd on @sock, forwarding on lcore 1."""
-        argv = ['stdbuf', '-oL', 'dpdk-testpmd', '-l', '0,1', '--no-pci',
-                '--no-huge', '-m', '512', '--file-prefix=' + self.prefix(name),
-                '--vdev', 'net_virtio_user_%s,path=%s,queues=%d' % (
-                    name, sock, queues),
-                '--', '--forward-mode=' + mode, '--total-num-mbufs=4096',
-                '--rxq=%d' % queues, '--txq=%d' % queues, '--stats-period=0']
-        argv.append('-i' if interactive else '-a')
-        proc = Proc(self, name, argv, dpdk_env())
-        proc.interactive = interactive
-        return proc
-
-    def start_traffic(self, name, sock, queues, args, huge_dir=None):
-        argv = [self.path('app', 'test-vdpa', 'vdpa_traffic'), '-l', '1',
-                '--no-pci', '--file-prefix=' + self.prefix(name)]
-        if huge_dir:
-            argv += ['--huge-dir', huge_dir, '--single-file-segments']
-        else:
-            argv += ['--no-huge', '-m', '256']
-        argv += ['--vdev',
-                 'net_virtio_user0,path=%s,queues=%d' % (sock, queues), '--']
-        argv += [str(a) for a in args]
-        return Proc(self, name, argv)
-
-    def run_traffic(self, name, sock, queues, args, timeout=120, **kw):
-        """Run vdpa_traffic to its end; its output."""
-        t = self.start_traffic(name, sock, queues, args, **kw)
-        rc = t.wait_exit(timeout)
-        check(rc is not None,
-              '%s did not finish within %d s' % (name, timeout))
-        out = t.text()
-        check(rc == 0 and re.search(r'^result: PASS$', out, re.M),
-              '%s failed (exit %d)' % (name, rc))
-        return out
-
-    @staticmethod
-    def stop_testpmd(tp):
-        if tp.interactive:
-            return tp.stop('quit\n')
-        return tp.stop('\n')
-
-    def stop_vdpa(self, vdpa=None):
-        """With every frontend gone: check every VF stopped and left no
-        mapping, then quit dpdk-vdpa cleanly."""
-        vdpa = vdpa or self.vdpa
-        for dev in telemetry(self, '/vdpa_ifcvf/list', vdpa.name,
-                             required=vdpa.alive()) or []:
-            check_closes(self, dev, 0, vdpa.name, stopped=True)
-        rc = vdpa.stop('quit\n' if vdpa.interactive else 'q\n')
-        check(rc is not None, 'dpdk-vdpa did not quit within 15 s')
-        check(rc == 0, 'dpdk-vdpa exited with %d' % rc)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lib'))
+# pylint: disable=wrong-import-position
+from harness import (Skip, catch_signals, check, run_test,  # noqa: E402
+                     umount, wait_until)
+from dpdk import (LOG_LEVEL, TRUTH_PER_REPLY, Env,  # noqa: E402
+                  check_closes, format_stats, query_stats, sim_truth,
+                  telemetry, vf_info)
 
 
 # -- helpers of the tests ----------------------------------------------------
@@ -371,33 +36,6 @@ class Env:
 def sim_pair(qp, extra=''):
     return ['vdpa_ifcvf_sim0,wire=vdpa_ifcvf_sim1,qp=%d%s' % (qp, extra),
             'vdpa_ifcvf_sim1,qp=%d%s' % (qp, extra)]
-
-
-def check_closes(env, dev, least, name=None, stopped=False, timeout=10):
-    """@dev closed @least times or more (and stopped, with @stopped), and
-    at rest: a simulated VF's IOMMU holds the VF's DMA windows, none once
-    it stopped. The last view of the VF."""
-    seen = {}
-
-    def at_rest():
-        a, sim, b = telemetry_many(env, ['/vdpa_ifcvf/info,' + dev,
-                                         '/vdpa_ifcvf_sim/info,' + dev,
-                                         '/vdpa_ifcvf/info,' + dev], name,
-                                   required=False)
-        seen.update(vf=b, sim=sim)
-        if a is None or b is None or (sim is None and b['bus'] == 'sim'):
-            return False
-        same = all(a[k] == b[k] for k in ('closes', 'configures', 'state',
-                                           'dma_windows'))
-        rest = sim is None or (
-            sim['iommu_mappings'] == b['dma_windows'] and
-            (b['state'] == 'running' or sim['iommu_mappings'] == 0))
-        return (same and rest and b['closes'] >= least and
-                (not stopped or b['state'] == 'stopped'))
-    check(wait_until(at_rest, timeout, step=0.1),
-          '%s: not at rest (%d closes or more%s, no mapping left): %s' % (
-              dev, least, ', stopped' if stopped else '', seen))
-    return seen['vf']
 
 
 def queue_lines(out):
@@ -587,19 +225,6 @@ def setup_hugepages(env, pages):
     return mnt
 
 
-def stale_mounts(top):
-    with open('/proc/mounts') as f:
-        mnts = [line.split()[1] for line in f]
-    return [m for m in mnts if m.startswith(top + '/')]
-
-
-def umount(mnt):
-    for _ in range(20):
-        if subprocess.run(['umount', mnt], capture_output=True,
-                          check=False).returncode == 0:
-            return
-        time.sleep(0.1)
-    subprocess.run(['umount', '-l', mnt], check=False)
 
 
 def test_hugepages_grow(env, extra='', loss=(), shadow=False):
@@ -681,54 +306,6 @@ def test_bad_devargs(env):
         print('  %s: exit %s, %s' % (arg, rc, errs[0].strip()))
 
 
-def parse_stats(text, dev):
-    """{queue: {name: value}} from the last `stats <dev>` output, up to
-    the prompt after it. Lines of other threads (the driver's, vhost's
-    log) may come in between: only the block's own (tab-indented) lines
-    count."""
-    i = text.rfind('Device %s:' % dev)
-    check(i >= 0, 'no statistics of %s' % dev)
-    res, q = {}, None
-    for line in text[i:].splitlines()[1:]:
-        if line.startswith('vdpa>'):
-            break
-        m = re.match(r'\tVirtq (\d+):', line)
-        if m:
-            q = int(m.group(1))
-            res[q] = {}
-            continue
-        m = re.match(r'\t\t(\w+)\s+(\d+)\s*$', line)
-        if m and q is not None and m.group(1) in STAT_NAMES:
-            res[q][m.group(1)] = int(m.group(2))
-    return res
-
-
-def query_stats(vdpa, dev, nq):
-    """Ask interactive dpdk-vdpa for @dev's statistics of @nq queues."""
-    head = 'Device %s:' % dev
-    before = vdpa.text().count(head)
-    vdpa.send('stats %s 0xffff\n' % dev)
-
-    def answered():
-        text = vdpa.text()
-        if text.count(head) <= before:
-            return None
-        st = parse_stats(text, dev)
-        full = len(st) == nq and all(len(v) == len(STAT_NAMES)
-                                     for v in st.values())
-        return st if full else None
-    st = wait_until(answered, 10)
-    check(st, 'vdpa: no statistics of %s within 10 s' % dev)
-    return st
-
-
-def format_stats(dev, stats):
-    lines = []
-    for q, s in sorted(stats.items()):
-        kind = 'rx' if q % 2 == 0 else 'tx'
-        lines.append('  %s queue %d (%s): %s' % (dev, q, kind, ' '.join(
-            '%s %d' % (k, s.get(k, 0)) for k in STAT_NAMES)))
-    return '\n'.join(lines)
 
 
 def test_stats(env, extra=''):
@@ -771,60 +348,12 @@ def test_stats_poll(env):
 
 # -- telemetry ---------------------------------------------------------------
 
-def telemetry_many(env, cmds, name=None, required=True):
-    """The answers to @cmds, through DPDK's own client (dpdk-telemetry.py)
-    on one connection to process @name (the first dpdk-vdpa's if None);
-    None for a command not answered, a failure if @required."""
-    name = name or (env.vdpa.name if env.vdpa else 'vdpa')
-    try:
-        out = subprocess.run(['dpdk-telemetry.py', '-f',
-                              env.prefix_of(name)],
-                             input=''.join(c + '\n' for c in cmds),
-                             capture_output=True, text=True,
-                             timeout=10).stdout
-    except subprocess.TimeoutExpired:
-        out = ''
-    # The client prints the connection's greeting, then one JSON object
-    # per command, each at the start of a line.
-    objs = [json.loads(l) for l in out.splitlines() if l.startswith('{"/')]
-    answers = [o.get(c.split(',')[0]) for o, c in zip(objs, cmds)]
-    answers += [None] * (len(cmds) - len(answers))
-    check(not required or None not in answers,
-          'no telemetry answer to %s: %s' % (cmds, out[-300:]))
-    return answers
-
-
-def telemetry(env, cmd, name=None, required=True):
-    return telemetry_many(env, [cmd], name, required)[0]
-
-
-TRUTH_PER_REPLY = 256  # page frames a /vdpa_ifcvf_sim/truth reply lists
-
-
-def sim_truth(env, dev):
-    """The simulator's record of the pages VF @dev's device wrote since
-    its reset (stable once the device stopped), a set of page frames: the
-    first reply says how many, one connection asks for the rest."""
-    cmd = '/vdpa_ifcvf_sim/truth,%s,%%d' % dev
-    first = telemetry(env, cmd % 0)
-    rest = range(len(first['pfns']), first['pages'], TRUTH_PER_REPLY)
-    replies = [first] + (telemetry_many(env, [cmd % i for i in rest])
-                         if rest else [])
-    pfns = {p for r in replies for p in r['pfns']}
-    check(len(pfns) == first['pages'] and
-          all(r['pages'] == first['pages'] for r in replies),
-          '%s: the truth changed while read (%d pages of %d)' % (
-              dev, len(pfns), first['pages']))
-    return pfns
-
 
 # The kinds of error /vdpa_ifcvf/info counts (ifc.rst, Telemetry).
 ERROR_KINDS = {'bad_ring', 'bad_memory', 'too_many_queues', 'bad_log',
                'config_refused', 'other_frontend', 'needs_reset'}
 
 
-def vf_info(env, dev, name=None):
-    return telemetry(env, '/vdpa_ifcvf/info,' + dev, name)
 
 
 def check_running_vf(env, dev, qp):
@@ -978,6 +507,7 @@ def demo(env, seconds=5.0):
 
 # -- meson install -----------------------------------------------------------
 
+OTHER_BUILD_PLUGIN = 'librte_vdpa_ifc_sim_other.so'  # e2e/meson.build
 INSTALLED = 'librte_vdpa_ifcvf_oot.so'
 DPDK_IFC = 'librte_vdpa_ifc.so'
 EAL_DEBUG = '--log-level=lib.eal:debug'
@@ -1052,6 +582,28 @@ def test_installed_plugin(env):
     print('  %s, next to %s' % (ours, os.path.join(pmd_dir, DPDK_IFC)))
 
 
+def test_other_build(env):
+    """The simulator's plugin of another build (its structs may differ
+    from the driver's: IFCVF_BUS_ABI is not the driver's) gets no VF
+    registered: ifcvf_bus_attach() refuses it, dpdk-vdpa runs with no
+    vDPA device. The same run with the build's plugin has its VF."""
+    other = env.path('app', 'test-vdpa', 'e2e', OTHER_BUILD_PLUGIN)
+    for name, sim_plugin, want in (('other', other, []),
+                                   ('same', None, ['vdpa_ifcvf_sim0'])):
+        vdpa = env.start_vdpa(['vdpa_ifcvf_sim0'], name=name,
+                              sim_plugin=sim_plugin)
+        # Telemetry answers once EAL probed the vdev.
+        wait_until(lambda: telemetry(env, '/vdpa_ifcvf/list', name,
+                                     required=False) is not None, 15)
+        vfs = telemetry(env, '/vdpa_ifcvf/list', name)
+        check(vfs == want, '%s build: the driver has VFs %s, want %s' % (
+            name, vfs, want))
+        check(vdpa.alive(), 'dpdk-vdpa (%s build) died' % name)
+        vdpa.kill()
+        env.vdpa = None
+        print('  simulator plugin of the %s build: VFs %s' % (name, want))
+
+
 TESTS = {
     'traffic_1q': test_traffic_1q,
     'traffic_4q': test_traffic_4q,
@@ -1067,6 +619,7 @@ TESTS = {
     'telemetry': test_telemetry,
     'second_socket': test_second_socket,
     'installed_plugin': test_installed_plugin,
+    'other_build': test_other_build,
 }
 
 
@@ -1082,40 +635,13 @@ def main(argv):
         return 0
     build = os.path.abspath(argv[1])
     name = argv[2]
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    catch_signals()
     env = Env(build, name)
     if name == 'demo':
         return run_test(env, lambda: demo(
             env, float(argv[3]) if len(argv) > 3 else 5.0))
     return run_test(env, lambda: TESTS[name](env))
 
-
-def run_test(env, fn):
-    """Run test @fn() in @env, say how it went, close @env; the exit
-    code (the blk suite's runner shares it)."""
-    start = time.monotonic()
-    try:
-        fn()
-        print('%s: passed in %.1f s' % (env.name, time.monotonic() - start))
-        return EXIT_PASS
-    except Skip as e:
-        print('skipped: %s' % e)
-        return EXIT_SKIP
-    except Failure as e:
-        verdict = '%s: FAILED after %.1f s: %s' % (
-            env.name, time.monotonic() - start, e)
-        print(verdict)
-        env.report_logs(verdict)
-        return EXIT_FAIL
-    except Exception:  # pylint: disable=broad-except
-        print('%s: harness error:' % env.name)
-        traceback.print_exc(file=sys.stdout)
-        env.report_logs('%s: harness error: %s' % (
-            env.name, traceback.format_exc().splitlines()[-1]))
-        return EXIT_FAIL
-    finally:
-        env.close()
 
 
 if __name__ == '__main__':

@@ -653,12 +653,16 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_bad_sim_params),
 };
 
+static const struct test_suite suite = {
+	.name = "hw", .cases = cases, .nr_cases = RTE_DIM(cases),
+};
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	guest_mem = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (guest_mem == MAP_FAILED)
 		return 1;
-	return test_run("hw", cases, RTE_DIM(cases));
+	return test_main(&suite, argc - 1, argv + 1);
 }

@@ -29,7 +29,7 @@
  *
  * -q: 500 cycles (default 10000); -p: that many pairs in every cycle;
  * -s: the VF in SW live-migration mode. builddir defaults to the one this
- * program was built in. Environment: BENCH_STRESS_KEEP_LOG=1 keeps
+ * program was built in. Environment: IFCVF_TEST_KEEP_LOG=1 keeps
  * dpdk-vdpa's log (kept anyway on a failure).
  *
  * The vdpa_proc log helpers read the whole log at every call, 20 ms
@@ -216,6 +216,7 @@ struct plan {
 
 struct stress {
 	struct vdpa_proc v;
+	const char *build_dir;	/* the argument, or this program's */
 	struct log_scan log;
 	bool sw;
 	uint16_t fixed_pairs;	/* -p: every cycle; 0: 1 to QPS */
@@ -638,16 +639,17 @@ stress_run(struct stress *s, int64_t t0)
 	return s->failed > 0 ? -1 : ret;
 }
 
+/* dpdk-vdpa's EAL arguments besides the runner's: vhost's warnings only. */
+static const char *const stress_eal_args[] = {
+	"--log-level=lib.vhost.*:warning", NULL
+};
+
 static int
 stress_start(struct stress *s)
 {
-	static const char *const eal[] = {
-		"--log-level=lib.vhost.*:warning", NULL
-	};
 	char devargs[64];
 	int ret;
 
-	s->v.eal_args = eal;
 	ret = vdpa_proc_init(&s->v, "bench_stress", "vf");
 	if (ret < 0)
 		return ret;
@@ -660,7 +662,7 @@ stress_start(struct stress *s)
 	return s->log.fd < 0 ? -errno : 0;
 }
 
-/* The build folder: this program's, two levels up. */
+/* The build folder: this program's folder (app/test-vdpa/bench) up. */
 static const char *
 default_build_dir(void)
 {
@@ -672,7 +674,7 @@ default_build_dir(void)
 	if (n <= 0)
 		return ".";
 	path[n] = '\0';
-	for (up = 0; up < 3 && (p = strrchr(path, '/')) != NULL; up++)
+	for (up = 0; up < 4 && (p = strrchr(path, '/')) != NULL; up++)
 		*p = '\0';
 	return path;
 }
@@ -705,7 +707,7 @@ parse_args(struct stress *s, int argc, char **argv)
 	}
 	if (optind < argc - 1 || s->cycles == 0)
 		return -1;
-	s->v.build_dir = optind < argc ? argv[optind] : default_build_dir();
+	s->build_dir = optind < argc ? argv[optind] : default_build_dir();
 	return 0;
 }
 
@@ -723,9 +725,8 @@ main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	s.v.keep = getenv("BENCH_STRESS_KEEP_LOG") != NULL;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
+	vdpa_proc_setup(&s.v, s.build_dir, stress_eal_args);
 	ret = stress_start(&s);
 	if (ret < 0)
 		fprintf(stderr, "cannot start dpdk-vdpa: %s\n", strerror(-ret));

@@ -75,11 +75,13 @@ def check_sim(so, driver, installed, api):
     if soname(driver) != name or name not in needed:
         errs.append('needs %s; the driver\'s soname is %s, its installed '
                     'name %s' % (needed, soname(driver), name))
-    # Whatever of the driver it takes (ifcvf_*): the interface, @INTERNAL.
+    # Whatever of the driver it takes (ifcvf_*): the interface, @INTERNAL,
+    # the build check and the registration among it.
     used = sorted((n, v) for n, v in dynamic(so, '--undefined-only')
                   if n.startswith('ifcvf_'))
     if any(v != 'INTERNAL' or n not in api for n, v in used) or \
-            ('ifcvf_vdpa_register', 'INTERNAL') not in used:
+            any((n, 'INTERNAL') not in used
+                for n in ('ifcvf_bus_attach', 'ifcvf_vdpa_register')):
         errs.append('uses %s of the driver, the interface is %s@INTERNAL' %
                     (used, api))
     exported = [n for n, _ in dynamic(so, '--defined-only')

@@ -18,9 +18,10 @@
  *   virtio  profile=virtio: no LM block, the relay too;
  *   sw_poll sw with relay=poll: the relay polls instead of sleeping.
  *
- *   test_migration <builddir> <case>|all|list [<mode>|all]
+ *   test_migration <builddir> [<case>_<mode>...|all|list]
  *
- * TEST_MIG_KEEP_LOG=1 keeps dpdk-vdpa's log.
+ * IFCVF_TEST_KEEP_LOG=1 keeps dpdk-vdpa's log, IFCVF_TEST_GDB=1 runs it
+ * under gdb.
  */
 
 #include <errno.h>
@@ -1462,70 +1463,73 @@ case_run(void)
 	return 0;
 }
 
-static int
-run_case(const struct mig_case *c, const struct mode *m)
-{
-	char name[64], what[96], devargs[512];
+/* A case on a VF in a mode: a run of the suite, <case>_<mode>. */
+struct mig_run {
+	const struct mig_case *c;
+	const struct mode *m;
+	char name[48];
+};
 
-	mode = m;
+static int
+run_case(const struct test_case *tc)
+{
+	const struct mig_run *r = tc->param;
+	const struct mig_case *c = r->c;
+	char devargs[512];
+
+	mode = r->m;
 	guest_features = c->features != 0 ? c->features : GUEST_FEATURES;
 	log_rounds_reset();
-	snprintf(name, sizeof(name), "%s_%s", c->name, m->name);
-	snprintf(what, sizeof(what), "migration/%s", name);
-	vdpa_proc_init(&vdpa, "test_mig", name);
+	vdpa_proc_init(&vdpa, "test_mig", r->name);
 	if (c->blk)
 		snprintf(devargs, sizeof(devargs),
 			 "type=blk,capacity=%u,queues=%u,%s",
-			 BLK_CAPACITY, BLK_QUEUES, m->devargs);
+			 BLK_CAPACITY, BLK_QUEUES, mode->devargs);
 	else
 		snprintf(devargs, sizeof(devargs), "qp=%u,wire=loop,%s",
-			 NR_PAIRS, m->devargs);
+			 NR_PAIRS, mode->devargs);
 	the_case = c;
-	return vdpa_proc_run(&vdpa, devargs, case_run, what);
+	return vdpa_proc_run(&vdpa, devargs, case_run);
+}
+
+/* Every case in every mode it runs in (SW modes only for sw_only). */
+static unsigned int
+runs_fill(struct mig_run *runs, struct test_case *tcs)
+{
+	unsigned int i, j, n = 0;
+
+	for (i = 0; i < NR_CASES; i++) {
+		for (j = 0; j < NR_MODES; j++) {
+			if (cases[i].sw_only && !modes[j].sw)
+				continue;
+			runs[n].c = &cases[i];
+			runs[n].m = &modes[j];
+			snprintf(runs[n].name, sizeof(runs[n].name), "%s_%s",
+				 cases[i].name, modes[j].name);
+			tcs[n] = (struct test_case){
+				.name = runs[n].name, .param = &runs[n],
+			};
+			n++;
+		}
+	}
+	return n;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *cname = argc > 2 ? argv[2] : "";
-	const char *mname = argc > 3 ? argv[3] : "all";
-	unsigned int i, j, ran = 0, failed = 0;
+	static struct mig_run runs[NR_CASES * NR_MODES];
+	static struct test_case tcs[NR_CASES * NR_MODES];
+	struct test_suite suite = {
+		.name = "migration", .cases = tcs, .run = run_case,
+	};
 
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: %s <builddir> <case>|all|list [<mode>|all]\n",
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s <builddir> [<case>_<mode>...|all|list]\n",
 			argv[0]);
 		return 2;
 	}
-	vdpa.build_dir = argv[1];
-	vdpa.eal_args = vdpa_args;
-	vdpa.keep = getenv("TEST_MIG_KEEP_LOG") != NULL;
-	vdpa.gdb = getenv("TEST_MIG_GDB") != NULL;
-	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < NR_CASES; i++) {
-		for (j = 0; j < NR_MODES; j++) {
-			if (strcmp(cname, "list") == 0) {
-				if (!cases[i].sw_only || modes[j].sw)
-					printf("%s %s\n", cases[i].name,
-					       modes[j].name);
-				continue;
-			}
-			if ((strcmp(cname, "all") != 0 &&
-			     strcmp(cname, cases[i].name) != 0) ||
-			    (strcmp(mname, "all") != 0 &&
-			     strcmp(mname, modes[j].name) != 0) ||
-			    (cases[i].sw_only && !modes[j].sw))
-				continue;
-			ran++;
-			if (run_case(&cases[i], &modes[j]) != 0)
-				failed++;
-		}
-	}
-	if (strcmp(cname, "list") == 0)
-		return 0;
-	if (ran == 0) {
-		fprintf(stderr, "no case %s %s\n", cname, mname);
-		return 2;
-	}
-	printf("%u passed, %u failed\n", ran - failed, failed);
-	return failed == 0 ? 0 : 1;
+	suite.nr_cases = runs_fill(runs, tcs);
+	vdpa_proc_setup(&vdpa, argv[1], vdpa_args);
+	return test_main(&suite, argc - 2, argv + 2);
 }
