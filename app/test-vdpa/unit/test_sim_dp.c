@@ -576,7 +576,7 @@ dirty_log_body(struct fx *f, uint8_t *bm, size_t bm_len)
 	usleep(20000);
 	CHECK_EQ(ifcvf_hw_log_disable(&f->dev.hw), 0);
 	n_got = bitmap_pfns(bm, bm_len, got, MAX_PFNS);
-	n_truth = ifcvf_sim_truth_pages(f->sim, truth, MAX_PFNS);
+	n_truth = ifcvf_sim_truth_pages(f->sim, 0, truth, MAX_PFNS);
 	CHECK(n_got > 0 && n_got <= MAX_PFNS);
 	CHECK_EQ(n_got, n_truth);
 	for (i = 0; i < n_got; i++)
@@ -602,7 +602,7 @@ dirty_log_body(struct fx *f, uint8_t *bm, size_t bm_len)
 	CHECK_EQ(run_some(&fl, 64), 0);
 	usleep(20000);
 	CHECK_EQ(bitmap_pfns(bm, bm_len, got, MAX_PFNS), 0);
-	n_truth = ifcvf_sim_truth_pages(f->sim, truth, MAX_PFNS);
+	n_truth = ifcvf_sim_truth_pages(f->sim, 0, truth, MAX_PFNS);
 	CHECK(n_truth > 0);
 	CHECK(pfn_in(truth, n_truth, rx->used_gpa >> 12));
 	return 0;
@@ -1214,7 +1214,7 @@ blk_dirty_body(struct fx *f, uint8_t *bm, size_t bm_len)
 	CHECK(memcmp(blk_got, blk_buf, BLK_IO_MAX) == 0);
 	CHECK_EQ(ifcvf_hw_log_disable(&f->dev.hw), 0);
 	n_got = bitmap_pfns(bm, bm_len, got, MAX_PFNS);
-	n_truth = ifcvf_sim_truth_pages(f->sim, truth, MAX_PFNS);
+	n_truth = ifcvf_sim_truth_pages(f->sim, 0, truth, MAX_PFNS);
 	CHECK_EQ(n_got, n_truth);
 	for (i = 0; i < n_got; i++)
 		CHECK_EQ(got[i], truth[i]);

@@ -198,9 +198,12 @@ int ifcvf_sim_blk_write(struct ifcvf_sim *sim, uint64_t off,
  * since the last reset of the record, whether or not logging was on.
  */
 void ifcvf_sim_truth_reset(struct ifcvf_sim *sim);
-/* Copies up to @max page frame numbers, sorted; returns how many exist. */
-size_t ifcvf_sim_truth_pages(struct ifcvf_sim *sim, uint64_t *pfns,
-			     size_t max);
+/*
+ * Copies up to @max of the page frame numbers, sorted, from the @from-th
+ * on; returns how many exist, or -ENOMEM (nothing copied).
+ */
+long ifcvf_sim_truth_pages(struct ifcvf_sim *sim, size_t from,
+			   uint64_t *pfns, size_t max);
 
 struct ifcvf_sim_queue_info {
 	uint64_t desc;

@@ -450,7 +450,7 @@ sim_tel_vf_info(struct rte_tel_data *d, struct ifcvf_sim *sim)
 				  ifcvf_sim_dma_map_count(sim));
 	rte_tel_data_add_dict_uint(d, "dma_faults", ifcvf_sim_dma_faults(sim));
 	rte_tel_data_add_dict_uint(d, "pages_written",
-				  ifcvf_sim_truth_pages(sim, NULL, 0));
+				  ifcvf_sim_truth_pages(sim, 0, NULL, 0));
 	rte_tel_data_add_dict_int(d, "status", st.status);
 	rte_tel_data_add_dict_uint(d, "driver_features", st.driver_features);
 	rte_tel_data_add_dict_int(d, "net_header", st.net_hdr_len);
@@ -550,28 +550,6 @@ sim_tel_add_pfns(struct rte_tel_data *d, const uint64_t *pfns, size_t n)
 }
 
 /*
- * Every page frame of the record, sorted, into a buffer of the caller's
- * (free()), their number in *@n; NULL without memory. A record that grew
- * past the buffer while it was copied is copied again.
- */
-static uint64_t *
-sim_truth_snapshot(struct ifcvf_sim *sim, size_t *n)
-{
-	uint64_t *all = NULL;
-	size_t cap;
-
-	do {
-		free(all);
-		cap = ifcvf_sim_truth_pages(sim, NULL, 0) + SIM_TRUTH_PER_REPLY;
-		all = malloc(cap * sizeof(*all));
-		if (all == NULL)
-			return NULL;
-		*n = ifcvf_sim_truth_pages(sim, all, cap);
-	} while (*n > cap);
-	return all;
-}
-
-/*
  * A simulated VF's record of the pages its device wrote (the ground truth
  * a dirty log is checked against), sorted, SIM_TRUTH_PER_REPLY of them
  * from the @from-th on, into @d: "pages" (all there are), "from",
@@ -581,20 +559,18 @@ static int
 sim_tel_truth_reply(struct rte_tel_data *d, struct ifcvf_sim *sim,
 		    unsigned long long from)
 {
-	size_t n, first;
-	uint64_t *all = sim_truth_snapshot(sim, &n);
-	int ret;
+	uint64_t pfns[SIM_TRUTH_PER_REPLY];
+	size_t first = (size_t)RTE_MIN(from, (unsigned long long)SIZE_MAX);
+	long n = ifcvf_sim_truth_pages(sim, first, pfns, RTE_DIM(pfns));
 
-	if (all == NULL)
-		return -ENOMEM;
-	first = RTE_MIN((size_t)RTE_MIN(from, (unsigned long long)SIZE_MAX), n);
+	if (n < 0)
+		return n;
+	first = RTE_MIN(first, (size_t)n);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_uint(d, "pages", n);
 	rte_tel_data_add_dict_uint(d, "from", first);
-	ret = sim_tel_add_pfns(d, all + first,
-			       RTE_MIN(n - first, (size_t)SIM_TRUTH_PER_REPLY));
-	free(all);
-	return ret;
+	return sim_tel_add_pfns(d, pfns,
+				RTE_MIN((size_t)n - first, RTE_DIM(pfns)));
 }
 
 /* /vdpa_ifcvf_sim/truth,<vf>,<from>: see sim_tel_truth_reply(). */

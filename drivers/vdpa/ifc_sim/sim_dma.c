@@ -46,6 +46,8 @@ sim_iommu_init(struct ifcvf_sim *sim)
 	sim->truth = NULL;
 	sim->truth_count = 0;
 	sim->truth_cap = 0;
+	sim->truth_sorted = NULL;
+	sim->truth_sorted_n = 0;
 
 	/*
 	 * Prefer writers: the datapath takes the read side over and over,
@@ -77,6 +79,9 @@ sim_truth_clear(struct ifcvf_sim *sim)
 	sim->truth = NULL;
 	sim->truth_count = 0;
 	sim->truth_cap = 0;
+	free(sim->truth_sorted);
+	sim->truth_sorted = NULL;
+	sim->truth_sorted_n = 0;
 }
 
 void
@@ -527,28 +532,45 @@ sim_truth_collect(const struct ifcvf_sim *sim, uint64_t *out)
 			out[n++] = sim->truth[i] - 1;
 }
 
-size_t
-ifcvf_sim_truth_pages(struct ifcvf_sim *sim, uint64_t *pfns, size_t max)
+/*
+ * The set sorted into truth_sorted, once a record that grew since. Under
+ * truth_lock: the DMA writes wait for the sort, which a record read after
+ * the device stopped (the tests') makes once.
+ */
+static int
+sim_truth_sort(struct ifcvf_sim *sim)
 {
-	uint64_t *all = NULL;
-	size_t count;
+	uint64_t *sorted;
+
+	if (sim->truth_sorted != NULL && sim->truth_sorted_n == sim->truth_count)
+		return 0;
+	sorted = realloc(sim->truth_sorted,
+			 sim->truth_count * sizeof(*sorted));
+	if (sorted == NULL)
+		return -ENOMEM;
+	sim_truth_collect(sim, sorted);
+	qsort(sorted, sim->truth_count, sizeof(*sorted), sim_pfn_cmp);
+	sim->truth_sorted = sorted;
+	sim->truth_sorted_n = sim->truth_count;
+	return 0;
+}
+
+long
+ifcvf_sim_truth_pages(struct ifcvf_sim *sim, size_t from, uint64_t *pfns,
+		      size_t max)
+{
+	long ret;
 
 	pthread_mutex_lock(&sim->truth_lock);
-	count = sim->truth_count;
-	if (pfns != NULL && max > 0 && count > 0) {
-		/* Sorting picks the lowest @max, so all are needed. */
-		all = max >= count ? pfns : malloc(count * sizeof(*all));
-		if (all != NULL)
-			sim_truth_collect(sim, all);
+	ret = (long)sim->truth_count;
+	if (pfns != NULL && max > 0 && from < sim->truth_count) {
+		if (sim_truth_sort(sim) == 0)
+			memcpy(pfns, sim->truth_sorted + from,
+			       RTE_MIN(max, sim->truth_count - from) *
+			       sizeof(*pfns));
+		else
+			ret = -ENOMEM;
 	}
 	pthread_mutex_unlock(&sim->truth_lock);
-
-	if (all == NULL)
-		return count;
-	qsort(all, count, sizeof(*all), sim_pfn_cmp);
-	if (all != pfns) {
-		memcpy(pfns, all, max * sizeof(*pfns));
-		free(all);
-	}
-	return count;
+	return ret;
 }

@@ -147,11 +147,18 @@ struct ifcvf_sim {
 	unsigned int cap_maps;
 	uint64_t dma_faults;	/* atomic */
 
-	/* Ground truth of written pages: open-addressed set of pfn + 1. */
+	/*
+	 * Ground truth of written pages: open-addressed set of pfn + 1, and
+	 * the pfns sorted (truth_sorted_n of them; the set only grows until
+	 * it is cleared, so they are the whole set while that is
+	 * truth_count). All under truth_lock.
+	 */
 	pthread_mutex_t truth_lock;
 	uint64_t *truth;
 	size_t truth_count;
 	size_t truth_cap;
+	uint64_t *truth_sorted;
+	size_t truth_sorted_n;
 
 	/* The wire: peer is under the global sim_wire_lock. */
 	struct ifcvf_sim *peer;
