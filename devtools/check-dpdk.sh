@@ -60,7 +60,7 @@ check() {
 	# The header the build generates (drivers/vdpa/ifc/meson.build).
 	gen=$(mktemp -d)
 	python3 "$src/bus-abi.py" "$gen/ifcvf_bus_abi.h" "$ver" \
-		"$src"/ifcvf_*.h "$src"/base/*.h || return 1
+		"$src"/ifcvf_*.h "$src"/base/*.h || { rm -rf "$gen"; return 1; }
 	for f in "$src"/*.c "$src"/base/*.c "$sim"/*.c; do
 		# shellcheck disable=SC2086
 		if "$cc" $cflags -I"$src" -I"$src/base" -I"$sim" -I"$gen" $incs \

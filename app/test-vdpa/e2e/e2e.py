@@ -586,7 +586,8 @@ def test_other_build(env):
     """The simulator's plugin of another build (its structs may differ
     from the driver's: IFCVF_BUS_ABI is not the driver's) gets no VF
     registered: ifcvf_bus_attach() refuses it, dpdk-vdpa runs with no
-    vDPA device. The same run with the build's plugin has its VF."""
+    vDPA device. The same run with the build's plugin, built from the
+    same source with the same flags but for that digest, has its VF."""
     other = env.path('app', 'test-vdpa', 'e2e', OTHER_BUILD_PLUGIN)
     for name, sim_plugin, want in (('other', other, []),
                                    ('same', None, ['vdpa_ifcvf_sim0'])):

@@ -13,13 +13,15 @@
  *   <prog> [args...] [<case>...|all|list]
  *
  * with no case named, or "all", every case but those marked by_name_only;
+ * a name may be a shell pattern ('*_hw'), which also leaves those out;
  * "list" prints the names. It prints one line per case, "ok  " or "FAIL",
  * the suite, the case and its time, then "N passed, N failed"; the exit
- * code is 0 if none failed, 1 if one did, 2 for a case it does not know.
+ * code is 0 if none failed, 1 if one did, 2 if an argument names no case.
  * A suite whose cases need a setting each (devargs, a mode) runs them
  * through its @run, which gets the case and finds its setting in @param.
  */
 
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,12 +92,13 @@ test_selected(const struct test_case *c, int argc, char **argv)
 		return !c->by_name_only;
 	for (i = 0; i < argc; i++)
 		if (strcmp(argv[i], c->name) == 0 ||
-		    (strcmp(argv[i], "all") == 0 && !c->by_name_only))
+		    (strcmp(argv[i], "all") == 0 && !c->by_name_only) ||
+		    (fnmatch(argv[i], c->name, 0) == 0 && !c->by_name_only))
 			return true;
 	return false;
 }
 
-/* Each of @argv is a case of @s or "all"; else says which is not. */
+/* Each of @argv is "all" or names a case of @s; else says which not. */
 static inline bool
 test_known(const struct test_suite *s, int argc, char **argv)
 {
@@ -106,7 +109,7 @@ test_known(const struct test_suite *s, int argc, char **argv)
 		if (strcmp(argv[i], "all") == 0)
 			continue;
 		for (j = 0; j < s->nr_cases; j++)
-			if (strcmp(argv[i], s->cases[j].name) == 0)
+			if (fnmatch(argv[i], s->cases[j].name, 0) == 0)
 				break;
 		if (j == s->nr_cases) {
 			fprintf(stderr, "%s: no case %s (list: every case)\n",
@@ -154,6 +157,10 @@ test_main(const struct test_suite *s, int argc, char **argv)
 			failed++;
 	}
 	printf("%u passed, %u failed\n", passed, failed);
+	if (passed + failed == 0) {
+		fprintf(stderr, "%s: no case ran\n", s->name);
+		return 2;
+	}
 	return failed == 0 ? 0 : 1;
 }
 

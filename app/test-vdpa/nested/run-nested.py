@@ -143,6 +143,8 @@ def run(env, args):
         failed += verdict != "PASS"
     unexpected = sorted(set(verdicts) - set(EXPECTED))
     print(f"{passed} passed, {failed + len(unexpected)} failed")
+    if failed or unexpected or overall != "PASS" or rc is None:
+        print(f"the console's end ({guest.log}):\n{guest.text()[-20000:]}")
     check(rc is not None, f"the guest did not finish in {BOOT_TIMEOUT} s")
     check(not unexpected, f"unexpected guest tests: {unexpected}")
     check(overall is not None, "the guest printed no NESTED-RESULT line")

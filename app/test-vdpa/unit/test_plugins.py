@@ -81,7 +81,7 @@ def check_sim(so, driver, installed, api):
                   if n.startswith('ifcvf_'))
     if any(v != 'INTERNAL' or n not in api for n, v in used) or \
             any((n, 'INTERNAL') not in used
-                for n in ('ifcvf_bus_attach', 'ifcvf_vdpa_register')):
+                for n in ('ifcvf_bus_attach', 'ifcvf_bus_register')):
         errs.append('uses %s of the driver, the interface is %s@INTERNAL' %
                     (used, api))
     exported = [n for n, _ in dynamic(so, '--defined-only')

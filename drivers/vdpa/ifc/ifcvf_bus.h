@@ -11,14 +11,14 @@
  * (drivers/vdpa/ifc_sim) is another plugin, which reaches the driver
  * through these calls only. They are internal symbols, exported as DPDK
  * exports its own (version.map, node INTERNAL): no ABI promise, both
- * plugins come from one build, which ifcvf_bus_attach() checks.
+ * plugins come from one build, which ifcvf_bus_attach() and
+ * ifcvf_bus_register() check.
  *
- * A glue owns a struct ifcvf_internal (ifcvf_vdpa.h) per VF. Before
- * ifcvf_vdpa_register() it sets rte_dev, bus and bus_priv, parses the
- * driver's own devargs into sw_lm and relay_conf (ifcvf_devarg_bool(),
- * ifcvf_relay_devargs()) and finds the registers (ifcvf_hw_init() of
- * ifcvf_hw.h, on its accessors); the driver calls the bus ops from then
- * on until ifcvf_vdpa_unregister() returns.
+ * A glue owns a struct ifcvf_internal (ifcvf_vdpa.h) per VF. It calls
+ * ifcvf_bus_attach() first; before ifcvf_bus_register() it sets rte_dev,
+ * bus and bus_priv and parses the driver's own devargs into sw_lm and
+ * relay_conf (ifcvf_devarg_bool(), ifcvf_relay_devargs()); the driver
+ * calls the bus ops from then on until ifcvf_vdpa_unregister() returns.
  */
 
 #include <stdint.h>
@@ -27,6 +27,7 @@
 #include <rte_kvargs.h>
 
 struct ifcvf_internal;
+struct ifcvf_io;
 struct ifcvf_relay_conf;
 
 /*
@@ -57,9 +58,15 @@ struct ifcvf_bus_ops {
  */
 __rte_internal
 int ifcvf_bus_attach(const char *glue, const char *abi);
-/* A vDPA device for @ifc; 0, or a negative errno (logged). */
+/*
+ * A vDPA device for the VF @ifc, whose registers @io reaches: @abi
+ * checked as ifcvf_bus_attach() does, before the driver reads anything of
+ * @ifc; the registers found (ifcvf_hw_init() of ifcvf_hw.h); the device
+ * registered. 0, or a negative errno (logged).
+ */
 __rte_internal
-int ifcvf_vdpa_register(struct ifcvf_internal *ifc);
+int ifcvf_bus_register(struct ifcvf_internal *ifc, const struct ifcvf_io *io,
+		       const char *abi);
 /* Undo it: the VF is closed first if a frontend still uses it. */
 __rte_internal
 void ifcvf_vdpa_unregister(struct ifcvf_internal *ifc);

@@ -462,9 +462,22 @@ ifcvf_bus_attach(const char *glue, const char *abi)
 {
 	if (strcmp(abi, IFCVF_BUS_ABI) == 0)
 		return 0;
-	IFCVF_LOG(ERR, "%s: built with bus interface %s, the driver with %s: load the driver and %s of one build",
-		  glue, abi, IFCVF_BUS_ABI, glue);
+	IFCVF_LOG(ERR, "%s: built with bus interface %s, the driver with %s: load the two of one build",
+		  glue, abi, IFCVF_BUS_ABI);
 	return -EPROTO;
+}
+
+int
+ifcvf_bus_register(struct ifcvf_internal *ifc, const struct ifcvf_io *io,
+		   const char *abi)
+{
+	int ret = ifcvf_bus_attach("a bus glue", abi);
+
+	if (ret == 0)
+		ret = ifcvf_hw_init(&ifc->hw, io);
+	if (ret == 0)
+		ret = ifcvf_vdpa_register(ifc);
+	return ret;
 }
 
 int

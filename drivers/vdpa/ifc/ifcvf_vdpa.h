@@ -134,7 +134,8 @@ struct ifcvf_dma_window {
  * takes ifc->lock, reads what the control side changes:
  *
  * - Fixed after probe: written by the bus glue before
- *   ifcvf_vdpa_register(), read by every thread until unregister.
+ *   ifcvf_vdpa_register() (ifcvf_bus_register()), read by every thread
+ *   until unregister.
  * - Control: written by vhost's threads (the vDPA ops), read by them
  *   and by telemetry, under lock. Of these the relay reads vid, hw.features, mem and the queues'
  *   kick, sh and vring (its callfd): the control side changes
@@ -282,6 +283,9 @@ ifcvf_is_blk(const struct ifcvf_internal *ifc)
  * dirty logging on or off on the running VF.
  */
 uint64_t ifcvf_dp_served_features(const struct ifcvf_internal *ifc);
+/* ifcvf_vdpa.c: the VF registered as a vDPA device (the PCI glue's). */
+int ifcvf_vdpa_register(struct ifcvf_internal *ifc);
+
 int ifcvf_dp_start(struct ifcvf_internal *ifc);
 void ifcvf_dp_stop(struct ifcvf_internal *ifc);
 int ifcvf_dp_restart(struct ifcvf_internal *ifc, bool log, int add);

@@ -32,7 +32,7 @@
 #include "ifcvf_vdpa.h"
 
 /* This plugin, as the driver names it when it refuses another build's. */
-#define SIM_PLUGIN	"librte_vdpa_ifc_sim.so"
+#define SIM_PLUGIN	"the simulator's plugin (vdpa_ifcvf_sim)"
 
 #define SIM_ARG_QP	"qp"
 #define SIM_ARG_PROFILE	"profile"
@@ -396,11 +396,9 @@ sim_probe(struct rte_vdev_device *dev)
 	}
 	sim_vdev_arm_faults(vf);
 	ifcvf_sim_get_io(vf->sim, &io);
-	ret = ifcvf_hw_init(&vf->ifc.hw, &io);
+	ret = sim_vdev_plug(vf);
 	if (ret == 0)
-		ret = sim_vdev_plug(vf);
-	if (ret == 0)
-		ret = ifcvf_vdpa_register(&vf->ifc);
+		ret = ifcvf_bus_register(&vf->ifc, &io, IFCVF_BUS_ABI);
 	if (ret < 0)
 		goto destroy;
 	pthread_mutex_lock(&sim_vfs_lock);
