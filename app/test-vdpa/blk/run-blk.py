@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import os
 import re
-import shutil
 import sys
 import time
 
@@ -48,12 +47,11 @@ import dpdk  # noqa: E402
 from harness import (EXIT_SKIP, Failure, Proc, catch_signals,  # noqa: E402
                      check, read_text, wait_until)
 from dpdk import format_stats, query_stats  # noqa: E402
-from qemu import (OOPS_RE, QemuGuest, Qmp,  # noqa: E402
+from qemu import (OOPS_RE, QEMU, QemuGuest, Qmp,  # noqa: E402
                   build_image, check_log_mode, check_ram, check_ring_bases,
-                  check_vdpa_alive, poll_migration, run_attempts,
+                  check_vdpa_alive, missing, poll_migration, run_attempts,
                   run_guest_test, truth_start)
 
-QEMU = 'qemu-system-x86_64'
 DEV = 'vdpa_ifcvf_sim0'
 DST = 'vdpa_ifcvf_sim1'
 CAPACITY = 2048         # sectors: 1 MiB, as the guest writes it all
@@ -344,8 +342,9 @@ def main(argv):
     ap.add_argument('--guest-ping', required=True,
                     help='the static guest_ping the image carries')
     a = ap.parse_args(argv[1:])
-    if shutil.which(QEMU) is None:
-        print('skipped: %s is not installed' % QEMU)
+    why = missing()
+    if why:
+        print('skipped: %s' % why)
         return EXIT_SKIP
     build = os.path.abspath(a.build)
     if a.test == 'demo':

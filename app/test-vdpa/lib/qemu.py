@@ -24,10 +24,20 @@ from harness import EXIT_FAIL, Failure, check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+QEMU = 'qemu-system-x86_64'
 EXIT_RETRY = -1  # an attempt's end: a guest oops QEMU was proven to cause
 RETRIES = 2  # attempts after one that EXIT_RETRY ended
 OOPS_RE = re.compile(r'(Oops:|BUG: |Kernel panic|general protection fault|'
                      r'kernel BUG at)')
+
+
+def missing(*programs):
+    """Why a suite cannot run here: the first of @programs (QEMU's by
+    default) not installed, or None."""
+    for prog in programs or (QEMU,):
+        if shutil.which(prog) is None:
+            return '%s is not installed (devtools/setup.sh installs it)' % prog
+    return None
 
 
 def guest_oops(folder):
@@ -91,8 +101,8 @@ def build_image(env, cache, init, guest_ping):
     """(kernel, initrd) of the suites' guest: Debian's kernel, busybox,
     @guest_ping and @init as /init (migration/build-image.sh), cached in
     the build folder's @cache."""
-    cmd = ['sh', os.path.join(os.path.dirname(HERE), 'migration', 'build-image.sh'),
-           env.path(*cache), init, guest_ping]
+    script = os.path.join(os.path.dirname(HERE), 'migration', 'build-image.sh')
+    cmd = ['sh', script, env.path(*cache), init, guest_ping]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
                          check=False)
     if out.returncode != 0:

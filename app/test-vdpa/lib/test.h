@@ -83,6 +83,14 @@ struct test_suite {
 	int (*run)(const struct test_case *c);
 };
 
+/* "all" is the pattern of every name. */
+static inline const char *
+test_pattern(const char *arg)
+{
+	return strcmp(arg, "all") == 0 ? "*" : arg;
+}
+
+/* Named exactly, or matched by a pattern if not by_name_only. */
 static inline bool
 test_selected(const struct test_case *c, int argc, char **argv)
 {
@@ -92,13 +100,13 @@ test_selected(const struct test_case *c, int argc, char **argv)
 		return !c->by_name_only;
 	for (i = 0; i < argc; i++)
 		if (strcmp(argv[i], c->name) == 0 ||
-		    (strcmp(argv[i], "all") == 0 && !c->by_name_only) ||
-		    (fnmatch(argv[i], c->name, 0) == 0 && !c->by_name_only))
+		    (!c->by_name_only &&
+		     fnmatch(test_pattern(argv[i]), c->name, 0) == 0))
 			return true;
 	return false;
 }
 
-/* Each of @argv is "all" or names a case of @s; else says which not. */
+/* Each of @argv matches a case of @s; else says which does not. */
 static inline bool
 test_known(const struct test_suite *s, int argc, char **argv)
 {
@@ -106,10 +114,9 @@ test_known(const struct test_suite *s, int argc, char **argv)
 	int i;
 
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "all") == 0)
-			continue;
 		for (j = 0; j < s->nr_cases; j++)
-			if (fnmatch(argv[i], s->cases[j].name, 0) == 0)
+			if (fnmatch(test_pattern(argv[i]), s->cases[j].name,
+				    0) == 0)
 				break;
 		if (j == s->nr_cases) {
 			fprintf(stderr, "%s: no case %s (list: every case)\n",

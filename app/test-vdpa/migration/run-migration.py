@@ -57,7 +57,6 @@ one in about 26 migrations with any vhost backend.
 
 import os
 import re
-import shutil
 import sys
 import time
 
@@ -69,13 +68,12 @@ from harness import (EXIT_SKIP, Failure, Proc,  # noqa: E402
                      catch_signals, check, wait_until)
 from dpdk import (LOG_LEVEL, dpdk_env, format_stats,  # noqa: E402
                   query_stats)
-from qemu import (OOPS_RE, QemuGuest, Qmp,  # noqa: E402
+from qemu import (OOPS_RE, QEMU, QemuGuest, Qmp,  # noqa: E402
                   build_image, check_log_mode, check_ram, check_ring_bases,
-                  check_vdpa_alive, compare_ram, poll_migration,
+                  check_vdpa_alive, compare_ram, missing, poll_migration,
                   queue_status, ram_fd_path, run_attempts, run_guest_test,
                   truth_start, vf_logging, vring_bases)
 
-QEMU = 'qemu-system-x86_64'
 VIRTIO_CONFIG_S_DRIVER_OK = 4
 VIRTIO_F_VERSION_1 = 32
 GUEST_MAC = '52:54:00:12:34:56'
@@ -113,10 +111,6 @@ WARN_RE = re.compile(r'WARNING: CPU: .*')
 VIRTIO_ERR_RE = re.compile(r'(virtio_net virtio\d+: .*|NETDEV WATCHDOG.*)')
 
 
-class GuestOops(Failure):
-    """The guest kernel oopsed (a failure kind of its own)."""
-
-
 class Nic:
     """The guest's virtio-net-pci: modern or legacy only (disable-modern=on:
     the guest's legacy virtio_pci driver, virtio 0.95 features, no
@@ -143,7 +137,6 @@ class Env(dpdk.Env):
 
     def __init__(self, build, name):
         super().__init__(build, name, suite='migration', tag='mig')
-        self.qemu_ram_diff = False
 
     def report_logs(self, verdict, lines=15):
         super().report_logs(verdict, lines)
@@ -221,7 +214,7 @@ class Guest(QemuGuest):
         m = OOPS_RE.search(txt)
         if m:
             i = txt.rfind('\n', 0, m.start()) + 1
-            raise GuestOops('%s: guest kernel oops: %s' % (
+            raise Failure('%s: guest kernel oops: %s' % (
                 self.name, txt[i:i + 300].replace('\n', ' | ')))
         m = WARN_RE.search(txt)
         if m:
@@ -978,14 +971,6 @@ TESTS = {
 }
 
 
-def qemu_usable():
-    if shutil.which(QEMU) is None:
-        return '%s is not installed (devtools/setup.sh installs it)' % QEMU
-    if shutil.which('dpdk-testpmd') is None:
-        return 'dpdk-testpmd is not installed'
-    return None
-
-
 def main(argv):
     args = argv[1:]
     guest_ping = None
@@ -1001,7 +986,7 @@ def main(argv):
     name = args[1]
     guest_ping = guest_ping or os.path.join(build, 'app', 'test-vdpa',
                                             'migration', 'guest_ping')
-    why = qemu_usable()
+    why = missing(QEMU, 'dpdk-testpmd')
     if why:
         print('skipped: %s' % why)
         return EXIT_SKIP

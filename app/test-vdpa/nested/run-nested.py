@@ -18,7 +18,6 @@ usage: run-nested.py --build DIR --cache DIR --driver SO --vdpa BIN
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -27,8 +26,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lib'))
 # pylint: disable=wrong-import-position
 from harness import (Env, Failure, Proc, Skip, catch_signals,  # noqa: E402
                      check, run_test)
+from qemu import QEMU, missing  # noqa: E402
 
-QEMU = "qemu-system-x86_64"
 BUILD_TIMEOUT = 240  # seconds for the image (a first run downloads a kernel)
 BOOT_TIMEOUT = 300  # seconds for the whole guest run (about 15 s here)
 EXPECTED = [
@@ -50,12 +49,12 @@ RESULT_RE = re.compile(r"^NESTED-RESULT: (PASS|FAIL)")
 
 def qemu_usable():
     """None when QEMU can run this suite's machine, else why not."""
-    qemu = shutil.which(QEMU)
-    if qemu is None:
-        return f"{QEMU} is not installed (devtools/setup.sh installs it)"
+    why = missing()
+    if why:
+        return why
     try:
         out = subprocess.run(
-            [qemu, "-accel", "tcg", "-M", "q35", "-device", "help"],
+            [QEMU, "-accel", "tcg", "-M", "q35", "-device", "help"],
             capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"{QEMU} does not run: {e}"
