@@ -63,9 +63,22 @@ fi
 # shellcheck disable=SC2086
 python3 - "$check_dpdk" $logs <<'PY'
 import json, sys
+
+
+def verdict(r):
+    """The lines of a failed test that say why: those naming a failure,
+    else the output's last lines."""
+    out = (r.get('stdout') or '') + (r.get('stderr') or '')
+    lines = [ln for ln in out.splitlines() if 'FAIL' in ln]
+    return [ln[:300] for ln in (lines or out.splitlines())[-6:]]
+
+
 passed = failed = skipped = 0
+failures = []
 if sys.argv[1]:
     passed, failed = (1, 0) if sys.argv[1] == "OK" else (0, 1)
+    if failed:
+        failures.append('devtools/check-dpdk.sh --ci (its lines are above)')
 for path in sys.argv[2:]:
     try:
         lines = open(path).readlines()
@@ -73,14 +86,21 @@ for path in sys.argv[2:]:
         lines = []
     if not lines:
         failed += 1  # the pass did not run
+        failures.append('%s: the pass did not run' % path)
     for line in lines:
-        r = json.loads(line)["result"]
-        if r in ("OK", "EXPECTEDFAIL"):
+        r = json.loads(line)
+        if r["result"] in ("OK", "EXPECTEDFAIL"):
             passed += 1
-        elif r == "SKIP":
+        elif r["result"] == "SKIP":
             skipped += 1
         else:
             failed += 1
+            failures.append('%s: %s %s after %.1f s\n    %s' % (
+                path.split('/')[0], r['name'], r['result'], r['duration'],
+                '\n    '.join(verdict(r))))
+# Said again last, so that the end of the output names what failed.
+for f in failures:
+    print('failed: ' + f)
 tail = f", {skipped} skipped" if skipped else ""
 print(f"{passed} passed, {failed} failed{tail}")
 PY

@@ -264,6 +264,8 @@ def test_hugepages_grow_virtio(env):
 BAD_DEVARGS = [
     ('qp=0', ['qp=0', '1 to 32']),
     ('profile=bogus', ['profile=bogus', 'ifcvf', 'virtio']),
+    ('type=bogus', ['type=bogus', 'net', 'blk']),
+    ('fault=bogus', ['fault=bogus', 'blk_late', 'blk_stuck']),
     ('nosuchkey=1', ['"nosuchkey"', 'qp', 'profile', 'wire', 'mac',
                      'sw-live-migration', 'relay', 'relay-core']),
     # A bare key: refused before any parser sees it.
@@ -304,8 +306,6 @@ def test_bad_devargs(env):
         check(errs, '%s: no log line of the plugins names all of %s' %
               (arg, words))
         print('  %s: exit %s, %s' % (arg, rc, errs[0].strip()))
-
-
 
 
 def test_stats(env, extra=''):

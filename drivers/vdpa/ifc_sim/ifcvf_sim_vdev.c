@@ -136,34 +136,28 @@ sim_vdev_parse_qp(const char *key, const char *value, void *out)
 	return 0;
 }
 
-static int
-sim_vdev_parse_profile(const char *key, const char *value, void *out)
-{
-	if (strcmp(value, "ifcvf") == 0)
-		*(enum ifcvf_sim_profile *)out = IFCVF_SIM_PROFILE_IFCVF;
-	else if (strcmp(value, "virtio") == 0)
-		*(enum ifcvf_sim_profile *)out = IFCVF_SIM_PROFILE_VIRTIO;
-	else {
-		SIM_LOG(ERR, "devarg %s=%s: accepted values are ifcvf and virtio",
-			key, value);
-		return -EINVAL;
-	}
-	return 0;
-}
+/* A devarg that names one of two settings. */
+struct sim_vdev_choice {
+	const char *name[2];
+	int setting[2];
+	int chosen;	/* the setting named, or as it was */
+};
 
 static int
-sim_vdev_parse_type(const char *key, const char *value, void *out)
+sim_vdev_parse_choice(const char *key, const char *value, void *out)
 {
-	if (strcmp(value, "net") == 0)
-		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_NET;
-	else if (strcmp(value, "blk") == 0)
-		*(enum ifcvf_sim_type *)out = IFCVF_SIM_TYPE_BLK;
-	else {
-		SIM_LOG(ERR, "devarg %s=%s: accepted values are net and blk",
-			key, value);
-		return -EINVAL;
+	struct sim_vdev_choice *c = out;
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(c->name); i++) {
+		if (strcmp(value, c->name[i]) == 0) {
+			c->chosen = c->setting[i];
+			return 0;
+		}
 	}
-	return 0;
+	SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
+		key, value, c->name[0], c->name[1]);
+	return -EINVAL;
 }
 
 /* capacity=<sectors>: the blk disk, in 512-byte sectors. */
@@ -241,28 +235,26 @@ sim_vdev_parse_fail(const char *key, const char *value, void *out)
 	return 0;
 }
 
-/* fault=blk_late|blk_stuck: a blk device's requests complete late. */
-static int
-sim_vdev_parse_fault(const char *key, const char *value, void *out)
-{
-	if (strcmp(value, SIM_FAULT_BLK_LATE) == 0) {
-		*(int *)out = IFCVF_SIM_FAULT_BLK_LATE;
-	} else if (strcmp(value, SIM_FAULT_BLK_STUCK) == 0) {
-		*(int *)out = IFCVF_SIM_FAULT_BLK_STUCK;
-	} else {
-		SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
-			key, value, SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int
 sim_vdev_parse_args(struct rte_vdev_device *dev,
 		    struct ifcvf_sim_params *p, struct sim_vf *vf)
 {
 	const char *args = rte_vdev_device_args(dev);
 	struct rte_kvargs *kv;
+	struct sim_vdev_choice type = {
+		{ "net", "blk" }, { IFCVF_SIM_TYPE_NET, IFCVF_SIM_TYPE_BLK },
+		p->type,
+	};
+	struct sim_vdev_choice profile = {
+		{ "ifcvf", "virtio" },
+		{ IFCVF_SIM_PROFILE_IFCVF, IFCVF_SIM_PROFILE_VIRTIO },
+		p->profile,
+	};
+	struct sim_vdev_choice fault = {
+		{ SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK },
+		{ IFCVF_SIM_FAULT_BLK_LATE, IFCVF_SIM_FAULT_BLK_STUCK },
+		vf->fault,
+	};
 	struct rte_ether_addr mac;
 	int ret = 0;
 
@@ -276,12 +268,12 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 			       &p->nr_queue_pairs) ||
 	    rte_kvargs_process(kv, SIM_ARG_QUEUES, sim_vdev_parse_qp,
 			       &p->nr_queue_pairs) ||
-	    rte_kvargs_process(kv, SIM_ARG_TYPE, sim_vdev_parse_type,
-			       &p->type) ||
+	    rte_kvargs_process(kv, SIM_ARG_TYPE, sim_vdev_parse_choice,
+			       &type) ||
 	    rte_kvargs_process(kv, SIM_ARG_CAPACITY, sim_vdev_parse_capacity,
 			       &p->capacity) ||
-	    rte_kvargs_process(kv, SIM_ARG_PROFILE, sim_vdev_parse_profile,
-			       &p->profile) ||
+	    rte_kvargs_process(kv, SIM_ARG_PROFILE, sim_vdev_parse_choice,
+			       &profile) ||
 	    rte_kvargs_process(kv, SIM_ARG_WIRE, sim_vdev_parse_wire,
 			       vf->wire) ||
 	    rte_kvargs_process(kv, SIM_ARG_MAC, sim_vdev_parse_mac, &mac) ||
@@ -289,12 +281,15 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 			       vf->disk) ||
 	    rte_kvargs_process(kv, SIM_ARG_FAIL, sim_vdev_parse_fail,
 			       vf->fail_at) ||
-	    rte_kvargs_process(kv, SIM_ARG_FAULT, sim_vdev_parse_fault,
-			       &vf->fault) ||
+	    rte_kvargs_process(kv, SIM_ARG_FAULT, sim_vdev_parse_choice,
+			       &fault) ||
 	    rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,
 			       &vf->ifc.sw_lm) ||
 	    ifcvf_relay_devargs(kv, &vf->ifc.relay_conf))
 		ret = -EINVAL;
+	p->type = type.chosen;
+	p->profile = profile.chosen;
+	vf->fault = fault.chosen;
 	memcpy(p->mac, &mac, sizeof(p->mac));
 	rte_kvargs_free(kv);
 	return ret;
