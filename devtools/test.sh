@@ -66,11 +66,15 @@ import json, sys
 
 
 def verdict(r):
-    """The lines of a failed test that say why: those naming a failure,
-    else the output's last lines."""
-    out = (r.get('stdout') or '') + (r.get('stderr') or '')
-    lines = [ln for ln in out.splitlines() if 'FAIL' in ln]
-    return [ln[:300] for ln in (lines or out.splitlines())[-6:]]
+    """The lines of a failed test that say why: those naming a failure and
+    a sanitizer report's first lines, else the output's last lines."""
+    out = ((r.get('stdout') or '') + (r.get('stderr') or '')).splitlines()
+    lines = [ln for ln in out if 'FAIL' in ln][-4:]
+    for i, ln in enumerate(out):
+        if 'Sanitizer:' in ln or 'runtime error:' in ln:
+            lines += out[i:i + 4]
+            break
+    return [ln[:300] for ln in lines or out[-6:]]
 
 
 passed = failed = skipped = 0

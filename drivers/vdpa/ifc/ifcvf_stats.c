@@ -92,11 +92,16 @@ stats_tick(struct ifcvf_relay_src *src)
 		stats_tick_set(ifc, false);
 }
 
-/* A kick (relay thread): traffic again, wake the sampler. */
+/*
+ * A kick (relay thread, under its run lock): traffic again, wake the
+ * sampler. armed first: stats_ticking is the relay's only while the timer
+ * is armed, and the control side writes it while the timer is disarmed
+ * (a rearm) and the queues' kicks still run.
+ */
 void
 ifcvf_stats_tick_wake(struct ifcvf_internal *ifc)
 {
-	if (!ifc->stats_ticking && ifc->stats_tick.armed)
+	if (ifc->stats_tick.armed && !ifc->stats_ticking)
 		stats_tick_set(ifc, true);
 }
 

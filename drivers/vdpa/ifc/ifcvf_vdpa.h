@@ -145,8 +145,9 @@ struct ifcvf_dma_window {
  *   relay's run lock. ifcvf_relay_add() takes the relay's run lock, which
  *   orders the writes before the handler's first run; once
  *   ifcvf_relay_del() returns, no handler runs.
- * - The relay's: stats_ticking (cleared by the control side once the
- *   timer is disarmed); the log fields while mediated
+ * - The relay's: stats_ticking while the stats timer is armed (the
+ *   control side writes it only while the timer is disarmed, and the
+ *   relay reads it only after it found the timer armed); the log fields while mediated
  *   (lm_log_follow() moves them to vhost's new log); the control side
  *   writes those only before the queues are armed and after they are
  *   disarmed.
