@@ -266,6 +266,7 @@ BAD_DEVARGS = [
     ('profile=bogus', ['profile=bogus', 'ifcvf', 'virtio']),
     ('type=bogus', ['type=bogus', 'net', 'blk']),
     ('fault=bogus', ['fault=bogus', 'blk_late', 'blk_stuck']),
+    ('sw-live-migration=yes', ['sw-live-migration=yes', ' 0 ', ' 1']),
     ('nosuchkey=1', ['"nosuchkey"', 'qp', 'profile', 'wire', 'mac',
                      'sw-live-migration', 'relay', 'relay-core']),
     # A bare key: refused before any parser sees it.

@@ -78,6 +78,19 @@ void ifcvf_vdpa_unregister(struct ifcvf_internal *ifc);
 __rte_internal
 struct rte_kvargs *ifcvf_kvargs_parse(const char *dev, const char *args,
 				      const char * const valid[]);
+/* A devarg that names one of two settings. */
+struct ifcvf_devarg_choice {
+	const char *name[2];
+	int setting[2];
+	int chosen;	/* the setting named, or as it was */
+};
+
+/*
+ * An rte_kvargs handler: the setting @value names into the struct
+ * ifcvf_devarg_choice @out; -EINVAL, logged with both names, otherwise.
+ */
+__rte_internal
+int ifcvf_devarg_choice(const char *key, const char *value, void *out);
 /* An rte_kvargs handler: 0|1 into the bool @out; -EINVAL, logged. */
 __rte_internal
 int ifcvf_devarg_bool(const char *key, const char *value, void *out);

@@ -4,7 +4,8 @@
 
 /*
  * The devargs helpers every bus glue parses its devargs with (ifcvf_bus.h):
- * unknown and bare keys refused by name, 0/1 values.
+ * unknown and bare keys refused by name, values that name one of two
+ * settings (0/1 among them).
  */
 
 #include <errno.h>
@@ -57,17 +58,30 @@ ifcvf_kvargs_parse(const char *dev, const char *args,
 }
 
 int
+ifcvf_devarg_choice(const char *key, const char *value, void *out)
+{
+	struct ifcvf_devarg_choice *c = out;
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(c->name); i++) {
+		if (value != NULL && strcmp(value, c->name[i]) == 0) {
+			c->chosen = c->setting[i];
+			return 0;
+		}
+	}
+	IFCVF_LOG(ERR, "devarg %s=%s: accepted values are %s and %s", key,
+		  value != NULL ? value : "", c->name[0], c->name[1]);
+	return -EINVAL;
+}
+
+int
 ifcvf_devarg_bool(const char *key, const char *value, void *out)
 {
-	if (value != NULL && strcmp(value, "0") == 0) {
-		*(bool *)out = false;
-		return 0;
-	}
-	if (value != NULL && strcmp(value, "1") == 0) {
-		*(bool *)out = true;
-		return 0;
-	}
-	IFCVF_LOG(ERR, "devarg %s=%s: accepted values are 0 and 1", key,
-		  value != NULL ? value : "");
-	return -EINVAL;
+	struct ifcvf_devarg_choice c = {
+		{ "0", "1" }, { false, true }, *(bool *)out,
+	};
+	int ret = ifcvf_devarg_choice(key, value, &c);
+
+	*(bool *)out = c.chosen;
+	return ret;
 }

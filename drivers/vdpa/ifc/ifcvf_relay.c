@@ -335,25 +335,6 @@ ifcvf_relay_del(struct ifcvf_relay_src *src)
 }
 
 static int
-relay_parse_mode(const char *key, const char *value, void *out)
-{
-	struct ifcvf_relay_conf *conf = out;
-
-	if (value != NULL && strcmp(value, RELAY_MODE_EPOLL) == 0) {
-		conf->poll = false;
-		return 0;
-	}
-	if (value != NULL && strcmp(value, RELAY_MODE_POLL) == 0) {
-		conf->poll = true;
-		return 0;
-	}
-	IFCVF_LOG(ERR, "devarg %s=%s: accepted values are %s and %s", key,
-		  value != NULL ? value : "", RELAY_MODE_EPOLL,
-		  RELAY_MODE_POLL);
-	return -EINVAL;
-}
-
-static int
 relay_parse_cpu(const char *key, const char *value, void *out)
 {
 	struct ifcvf_relay_conf *conf = out;
@@ -377,11 +358,17 @@ relay_parse_cpu(const char *key, const char *value, void *out)
 int
 ifcvf_relay_devargs(struct rte_kvargs *kv, struct ifcvf_relay_conf *conf)
 {
-	if (rte_kvargs_process(kv, IFCVF_DEVARG_RELAY, relay_parse_mode,
-			       conf) < 0 ||
+	struct ifcvf_devarg_choice mode = {
+		{ RELAY_MODE_EPOLL, RELAY_MODE_POLL }, { false, true },
+		conf->poll,
+	};
+
+	if (rte_kvargs_process(kv, IFCVF_DEVARG_RELAY, ifcvf_devarg_choice,
+			       &mode) < 0 ||
 	    rte_kvargs_process(kv, IFCVF_DEVARG_RELAY_CORE, relay_parse_cpu,
 			       conf) < 0)
 		return -EINVAL;
+	conf->poll = mode.chosen;
 	conf->given |= rte_kvargs_count(kv, IFCVF_DEVARG_RELAY) > 0 ||
 		       rte_kvargs_count(kv, IFCVF_DEVARG_RELAY_CORE) > 0;
 	return 0;

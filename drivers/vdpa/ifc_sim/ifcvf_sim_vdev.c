@@ -136,30 +136,6 @@ sim_vdev_parse_qp(const char *key, const char *value, void *out)
 	return 0;
 }
 
-/* A devarg that names one of two settings. */
-struct sim_vdev_choice {
-	const char *name[2];
-	int setting[2];
-	int chosen;	/* the setting named, or as it was */
-};
-
-static int
-sim_vdev_parse_choice(const char *key, const char *value, void *out)
-{
-	struct sim_vdev_choice *c = out;
-	unsigned int i;
-
-	for (i = 0; i < RTE_DIM(c->name); i++) {
-		if (strcmp(value, c->name[i]) == 0) {
-			c->chosen = c->setting[i];
-			return 0;
-		}
-	}
-	SIM_LOG(ERR, "devarg %s=%s: accepted values are %s and %s",
-		key, value, c->name[0], c->name[1]);
-	return -EINVAL;
-}
-
 /* capacity=<sectors>: the blk disk, in 512-byte sectors. */
 static int
 sim_vdev_parse_capacity(const char *key, const char *value, void *out)
@@ -241,16 +217,16 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 {
 	const char *args = rte_vdev_device_args(dev);
 	struct rte_kvargs *kv;
-	struct sim_vdev_choice type = {
+	struct ifcvf_devarg_choice type = {
 		{ "net", "blk" }, { IFCVF_SIM_TYPE_NET, IFCVF_SIM_TYPE_BLK },
 		p->type,
 	};
-	struct sim_vdev_choice profile = {
+	struct ifcvf_devarg_choice profile = {
 		{ "ifcvf", "virtio" },
 		{ IFCVF_SIM_PROFILE_IFCVF, IFCVF_SIM_PROFILE_VIRTIO },
 		p->profile,
 	};
-	struct sim_vdev_choice fault = {
+	struct ifcvf_devarg_choice fault = {
 		{ SIM_FAULT_BLK_LATE, SIM_FAULT_BLK_STUCK },
 		{ IFCVF_SIM_FAULT_BLK_LATE, IFCVF_SIM_FAULT_BLK_STUCK },
 		vf->fault,
@@ -268,11 +244,11 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 			       &p->nr_queue_pairs) ||
 	    rte_kvargs_process(kv, SIM_ARG_QUEUES, sim_vdev_parse_qp,
 			       &p->nr_queue_pairs) ||
-	    rte_kvargs_process(kv, SIM_ARG_TYPE, sim_vdev_parse_choice,
+	    rte_kvargs_process(kv, SIM_ARG_TYPE, ifcvf_devarg_choice,
 			       &type) ||
 	    rte_kvargs_process(kv, SIM_ARG_CAPACITY, sim_vdev_parse_capacity,
 			       &p->capacity) ||
-	    rte_kvargs_process(kv, SIM_ARG_PROFILE, sim_vdev_parse_choice,
+	    rte_kvargs_process(kv, SIM_ARG_PROFILE, ifcvf_devarg_choice,
 			       &profile) ||
 	    rte_kvargs_process(kv, SIM_ARG_WIRE, sim_vdev_parse_wire,
 			       vf->wire) ||
@@ -281,7 +257,7 @@ sim_vdev_parse_args(struct rte_vdev_device *dev,
 			       vf->disk) ||
 	    rte_kvargs_process(kv, SIM_ARG_FAIL, sim_vdev_parse_fail,
 			       vf->fail_at) ||
-	    rte_kvargs_process(kv, SIM_ARG_FAULT, sim_vdev_parse_choice,
+	    rte_kvargs_process(kv, SIM_ARG_FAULT, ifcvf_devarg_choice,
 			       &fault) ||
 	    rte_kvargs_process(kv, IFCVF_DEVARG_SW_LM, ifcvf_devarg_bool,
 			       &vf->ifc.sw_lm) ||
