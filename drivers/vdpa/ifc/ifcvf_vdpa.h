@@ -147,10 +147,10 @@ struct ifcvf_dma_window {
  *   ifcvf_relay_del() returns, no handler runs.
  * - The relay's: stats_ticking while the stats timer is armed (the
  *   control side writes it only while the timer is disarmed, and the
- *   relay reads it only after it found the timer armed); the log fields while mediated
- *   (lm_log_follow() moves them to vhost's new log); the control side
- *   writes those only before the queues are armed and after they are
- *   disarmed.
+ *   relay reads it only after it found the timer armed); the log fields
+ *   while mediated (lm_log_follow() moves them to vhost's new log); the
+ *   control side writes those only before the queues are armed and
+ *   after they are disarmed.
  * - Atomics: the queues' notifier, used_base and stats, the VF's errors;
  *   and logging,
  *   which the relay loads atomically, and only for mediated queues: the
