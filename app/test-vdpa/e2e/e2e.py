@@ -227,15 +227,18 @@ def setup_hugepages(env, pages):
 
 
 
-def test_hugepages_grow(env, extra='', loss=(), shadow=False):
+def test_hugepages_grow(env, extra='', loss=None, shadow=False):
     """vdpa_traffic grows its memory: the new memory table reaches the
     driver as a close and a new configuration (with @shadow, on shadow
-    rings)."""
+    rings). With @loss, each start of the VF after the first may drop up
+    to that many frames per queue, and only the frames its resets
+    dropped are lost."""
     mnt = setup_hugepages(env, 160)
     tp = wired_with_peer(env, 2, extra)
-    out = env.run_traffic('traffic', env.sock(0), 2,
-                          ['--count', 20000, '--grow-mb', 64] + list(loss),
-                          huge_dir=mnt)
+    args = ['--count', 20000, '--grow-mb', 64]
+    if loss is not None:
+        args += ['--max-loss', 16 * loss, '--timeout', 2]
+    out = env.run_traffic('traffic', env.sock(0), 2, args, huge_dir=mnt)
     check('grew memory by 64 MiB: ok' in out, 'vdpa_traffic could not grow')
     info = check_closes(env, 'vdpa_ifcvf_sim0', 1)
     check(info['configures'] > 1, 'vdpa_ifcvf_sim0 was configured %d '
@@ -243,9 +246,20 @@ def test_hugepages_grow(env, extra='', loss=(), shadow=False):
           info['configures'])
     check(not shadow or info['shadow_setups'] > 0,
           'the VF was not put on shadow rings: %s' % info)
+    sim = telemetry(env, '/vdpa_ifcvf_sim/info,vdpa_ifcvf_sim0')
+    restarts = sim['starts'] - 1
+    lost = [int(n) for n in re.findall(r'^queue \d+: .* lost (\d+) ', out,
+                                       re.M)]
+    check(len(lost) == 2, 'vdpa_traffic printed %d queue lines' % len(lost))
+    check(max(lost) <= (loss or 0) * restarts, 'frames lost per queue: %s, '
+          'more than %d in each of %d restarts' % (lost, loss or 0, restarts))
+    check(sum(lost) == sim['reset_drops'], 'frames lost per queue: %s; the '
+          'resets of vdpa_ifcvf_sim0 dropped %d' % (lost, sim['reset_drops']))
     print('  configured %d times, %d closes, no mapping left, %d shadow-ring '
-          'set-ups' % (info['configures'], info['closes'],
-                       info['shadow_setups']))
+          'set-ups, %d restarts of the VF, frames lost per queue: %s (as '
+          'many as its resets dropped)' % (
+              info['configures'], info['closes'], info['shadow_setups'],
+              restarts, lost))
     finish(env, tp)
 
 
@@ -254,9 +268,8 @@ def test_hugepages_grow_virtio(env):
     ring at its index after the new memory table, the driver puts them on
     shadow rings. Each restart is a device reset, which drops the frames
     waiting in the VF (as a NIC's reset does): a bounded loss, one window
-    of frames per queue at most."""
-    test_hugepages_grow(env, ',profile=virtio',
-                        ['--max-loss', 128, '--timeout', 2], shadow=True)
+    of frames (128, vdpa_traffic's) per queue and restart at most."""
+    test_hugepages_grow(env, ',profile=virtio', loss=128, shadow=True)
 
 
 # Each refusal is one error line of the plugins that names what the user

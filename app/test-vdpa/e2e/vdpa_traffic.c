@@ -10,6 +10,12 @@
  * macswap mode) is checked byte for byte. Exit 0 only when every frame
  * came back intact, exactly once, on the queue it left from.
  *
+ * With --max-loss N a queue may lose N frames (a device reset drops what
+ * waits in the device): when nothing moved for WRITE_OFF_MS, the frames in
+ * flight are written off, so a loss does not shrink the window for good,
+ * as long as the queue's unanswered frames stay within N. Frames that
+ * come back late still count.
+ *
  * With --cycles N it connects N times in one process: after each round
  * the port is stopped, closed and its device removed, then probed again
  * with the same devargs (a vhost-user disconnect and reconnect each time).
@@ -40,6 +46,7 @@
 #define RING_SIZE	256
 #define MAGIC		0x1fc0a5a5u
 #define ETHER_TYPE_TEST	0x88b5	/* local experimental */
+#define WRITE_OFF_MS	100
 
 struct frame_hdr {
 	struct rte_ether_hdr eth;
@@ -55,6 +62,8 @@ struct queue_state {
 	uint32_t corrupt;
 	uint32_t duplicate;
 	uint32_t misrouted;
+	uint32_t mark;		/* frames sent before it are written off */
+	uint32_t back;		/* frames from mark on that came back */
 	uint8_t *seen;		/* one byte per sequence number */
 };
 
@@ -140,10 +149,13 @@ check_frame(uint16_t rxq, struct rte_mbuf *m)
 			s->corrupt++;
 			return;
 		}
-	if (s->seen[h->seq]++)
+	if (s->seen[h->seq]++) {
 		s->duplicate++;
-	else
-		s->received++;
+		return;
+	}
+	s->received++;
+	if (h->seq >= s->mark)
+		s->back++;
 }
 
 static unsigned int
@@ -156,7 +168,7 @@ step_queue(uint16_t q)
 
 	n = 0;
 	while (n < BURST && s->sent + n < opt.count &&
-	       s->sent + n - s->received < opt.window) {
+	       s->sent + n - s->mark - s->back < opt.window) {
 		pkts[n] = make_frame(q, s->sent + n);
 		if (pkts[n] == NULL)
 			break;
@@ -187,6 +199,25 @@ all_done(void)
 	return true;
 }
 
+/*
+ * Nothing moved for a while: forget the frames in flight of each queue
+ * whose unanswered frames are within --max-loss, so it sends again.
+ */
+static void
+write_off(void)
+{
+	uint16_t q;
+
+	for (q = 0; q < nb_queues; q++) {
+		struct queue_state *s = &qs[q];
+
+		if (s->sent - s->received <= opt.max_loss) {
+			s->mark = s->sent;
+			s->back = 0;
+		}
+	}
+}
+
 /* Grow the process's memory (a hugepage EAL then sends a new mem table). */
 static void *
 grow(void)
@@ -204,6 +235,7 @@ static int
 run(bool verbose)
 {
 	uint64_t hz = rte_get_timer_hz(), start = rte_get_timer_cycles();
+	uint64_t idle = hz * WRITE_OFF_MS / 1000;
 	uint64_t last = start, now;
 	void *grown = NULL;
 	uint16_t q;
@@ -219,6 +251,8 @@ run(bool verbose)
 			last = now;
 		else if (now - last > opt.timeout * hz)
 			break;
+		else if (opt.max_loss > 0 && now - last > idle)
+			write_off();
 		if (opt.grow_mb > 0 && grown == NULL && qs[0].received > opt.count / 2)
 			grown = grow();
 	}
