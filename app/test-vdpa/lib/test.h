@@ -12,9 +12,8 @@
  *
  *   <prog> [args...] [<case>...|all|list]
  *
- * with no case named, or "all", every case but those marked by_name_only;
- * a name may be a shell pattern ('*_hw'), which also leaves those out;
- * "list" prints the names. It prints one line per case, "ok  " or "FAIL",
+ * with no case named, or "all", every case; a name may be a shell pattern
+ * ('*_hw'); "list" prints the names. It prints one line per case, "ok  " or "FAIL",
  * the suite, the case and its time, then "N passed, N failed"; the exit
  * code is 0 if none failed, 1 if one did, 2 if an argument names no case.
  * A suite whose cases need a setting each (devargs, a mode) runs them
@@ -70,7 +69,6 @@ struct test_case {
 	const char *name;
 	int (*fn)(void);
 	const void *param;	/* the suite's setting of this case */
-	bool by_name_only;	/* not in "all": run when named */
 };
 
 #define TEST_CASE(f) { .name = #f, .fn = f }
@@ -90,18 +88,16 @@ test_pattern(const char *arg)
 	return strcmp(arg, "all") == 0 ? "*" : arg;
 }
 
-/* Named exactly, or matched by a pattern if not by_name_only. */
+/* No case named (all), or named or matched by a pattern. */
 static inline bool
 test_selected(const struct test_case *c, int argc, char **argv)
 {
 	int i;
 
 	if (argc == 0)
-		return !c->by_name_only;
+		return true;
 	for (i = 0; i < argc; i++)
-		if (strcmp(argv[i], c->name) == 0 ||
-		    (!c->by_name_only &&
-		     fnmatch(test_pattern(argv[i]), c->name, 0) == 0))
+		if (fnmatch(test_pattern(argv[i]), c->name, 0) == 0)
 			return true;
 	return false;
 }
@@ -148,9 +144,7 @@ test_main(const struct test_suite *s, int argc, char **argv)
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
 		for (i = 0; i < s->nr_cases; i++)
-			printf("%s%s\n", s->cases[i].name,
-			       s->cases[i].by_name_only ?
-			       " (by name only)" : "");
+			printf("%s\n", s->cases[i].name);
 		return 0;
 	}
 	if (!test_known(s, argc, argv))

@@ -89,12 +89,10 @@ negotiate(struct vu_guest *g, const struct vu_guest_params *p)
 	return report("SET_FEATURES", vu_set_features(&g->c, g->features));
 }
 
-int
-vu_guest_connect(struct vu_guest *g, const char *path,
-		 const struct vu_guest_params *p)
+void
+vu_guest_init(struct vu_guest *g)
 {
 	uint16_t q;
-	int ret;
 
 	memset(g, 0, sizeof(*g));
 	g->c.fd = -1;
@@ -103,6 +101,15 @@ vu_guest_connect(struct vu_guest *g, const char *path,
 		g->kickfd[q] = -1;
 		g->callfd[q] = -1;
 	}
+}
+
+int
+vu_guest_connect(struct vu_guest *g, const char *path,
+		 const struct vu_guest_params *p)
+{
+	int ret;
+
+	vu_guest_init(g);
 	g->nr_queues = p->nr_queues != 0 ? p->nr_queues :
 		       2 * (p->nr_pairs != 0 ? p->nr_pairs : 1);
 	g->queue_size = p->queue_size != 0 ? p->queue_size : DEF_QUEUE_SIZE;

@@ -12,6 +12,7 @@
  * behind dpdk-vdpa) as the device. A kick is a write to the queue's kick
  * eventfd, an interrupt a count on its call eventfd.
  *
+ *   vu_guest_init()         nothing open yet (vu_guest_fini() is safe)
  *   vu_guest_connect()      socket, SET_OWNER, features, protocol features
  *   vu_guest_add_region()   memfd regions (region 0 holds the queues)
  *   vu_guest_set_mem_table()
@@ -86,6 +87,8 @@ struct vu_guest {
 	bool logging;		/* LOG_ALL sent */
 };
 
+/* A guest with nothing open: vu_guest_fini() may run on it. */
+void vu_guest_init(struct vu_guest *g);
 /* Connect to @path and negotiate; region 0 is created too. */
 int vu_guest_connect(struct vu_guest *g, const char *path,
 		     const struct vu_guest_params *p);

@@ -37,6 +37,8 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include <rte_common.h>
+
 #include "test.h"
 #include "vdpa_proc.h"
 #include "vu_guest.h"
@@ -762,26 +764,19 @@ finish_and_check(struct vu_guest *g, struct traffic *t, struct pages *truth,
 
 /* LOG_ALL from the start, traffic on every pair, close. */
 static int
-case_log_full(void)
+case_log_full(struct vu_guest *g, struct pages *truth)
 {
-	struct pages truth = { 0 };
 	struct traffic t;
-	struct vu_guest g;
-	int ret = -1;
 
-	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (guest_open(g, 0) < 0 || log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES);
 	/* Two pre-copy rounds. */
 	if (traffic_run_until(&t, FRAMES * NR_PAIRS / 2) < 0 ||
 	    traffic_drain(&t) < 0)
-		goto out;
-	log_round(&g);
-	ret = finish_and_check(&g, &t, &truth, true, 1);
-out:
-	free(truth.pfn);
-	vu_guest_fini(&g);
-	return ret;
+		return -1;
+	log_round(g);
+	return finish_and_check(g, &t, truth, true, 1);
 }
 
 /*
@@ -789,23 +784,17 @@ out:
  * enough for the guest, whole pages); otherwise as log_full.
  */
 static int
-log_placed(uint64_t size, uint64_t offset)
+log_placed(struct vu_guest *g, struct pages *truth, uint64_t size,
+	   uint64_t offset)
 {
-	struct pages truth = { 0 };
 	struct traffic t;
-	struct vu_guest g;
-	int ret = -1;
 
-	if (guest_open(&g, 0) < 0 ||
-	    vu_guest_set_log_at(&g, size, 0, offset) < 0 ||
-	    log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
-	ret = finish_and_check(&g, &t, &truth, true, 1);
-out:
-	free(truth.pfn);
-	vu_guest_fini(&g);
-	return ret;
+	if (guest_open(g, 0) < 0 ||
+	    vu_guest_set_log_at(g, size, 0, offset) < 0 ||
+	    log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES);
+	return finish_and_check(g, &t, truth, true, 1);
 }
 
 /*
@@ -814,47 +803,40 @@ out:
  * and unmaps the old mapping; the VF must log into the new one.
  */
 static int
-case_log_rebase(void)
+case_log_rebase(struct vu_guest *g, struct pages *truth)
 {
-	struct pages truth = { 0 };
 	struct traffic t;
-	struct vu_guest g;
 	uint16_t p;
-	int ret = -1;
 
-	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (guest_open(g, 0) < 0 || log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES);
 	for (p = 0; p < NR_PAIRS; p++) {
 		if (traffic_run_until(&t, FRAMES * (p + 1) / NR_PAIRS) < 0 ||
-		    vu_set_log_base(&g.c, g.log_fd, g.log_size, 0) < 0 ||
-		    log_all(&g, true) < 0)
-			goto out;
+		    vu_set_log_base(&g->c, g->log_fd, g->log_size, 0) < 0 ||
+		    log_all(g, true) < 0)
+			return -1;
 	}
 	/* HW mode maps each new log on the running VF. */
 	if (check_one_start() < 0)
-		goto out;
-	ret = finish_and_check(&g, &t, &truth, true, 1);
-out:
-	free(truth.pfn);
-	vu_guest_fini(&g);
-	return ret;
+		return -1;
+	return finish_and_check(g, &t, truth, true, 1);
 }
 
 /* A log at a non-zero mmap offset (valid in vhost-user). */
 static int
-case_log_offset(void)
+case_log_offset(struct vu_guest *g, struct pages *truth)
 {
-	return log_placed(0, 3 * VDRV_PAGE_SIZE);
+	return log_placed(g, truth, 0, 3 * VDRV_PAGE_SIZE);
 }
 
 /* A log of exactly the bytes the guest's highest page needs. */
 static int
-case_log_exact(void)
+case_log_exact(struct vu_guest *g, struct pages *truth)
 {
 	uint64_t top = VU_GUEST_GPA + GUEST_MEM_LEN;
 
-	return log_placed((top / VDRV_PAGE_SIZE + 7) / 8, 0);
+	return log_placed(g, truth, (top / VDRV_PAGE_SIZE + 7) / 8, 0);
 }
 
 /*
@@ -908,23 +890,21 @@ ring_state_round(struct vu_guest *g, struct traffic *t, unsigned int round,
 }
 
 static int
-case_ring_state(void)
+case_ring_state(struct vu_guest *g, struct pages *truth __rte_unused)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	unsigned int round, busy = 0, unseen = 0;
 	struct traffic t;
-	struct vu_guest g;
 	uint16_t p;
-	int ret = -1;
 
-	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, RS_FRAMES);
+	if (guest_open(g, 0) < 0 || log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, RS_FRAMES);
 	for (round = 0; round < ROUNDS; round++)
-		if (ring_state_round(&g, &t, round, &busy, &unseen) < 0)
-			goto out;
-	if (traffic_run(&t) < 0 || stop_and_check_bases(&g, bases) < 0)
-		goto out;
+		if (ring_state_round(g, &t, round, &busy, &unseen) < 0)
+			return -1;
+	if (traffic_run(&t) < 0 || stop_and_check_bases(g, bases) < 0)
+		return -1;
 	printf("  %u stops: TX entries left to the destination in %u queue(s), "
 	       "in the middle of a burst in %u\n", ROUNDS, unseen, busy);
 	for (p = 0; p < NR_PAIRS; p++) {
@@ -936,38 +916,33 @@ case_ring_state(void)
 			fprintf(stderr, "pair %u: bases %u %u, want %u %u\n",
 				p, bases[2 * p], bases[2 * p + 1], rx_want,
 				RS_FRAMES);
-			goto out;
+			return -1;
 		}
 	}
-	ret = check_closes(ROUNDS + 1);
-out:
-	vu_guest_fini(&g);
-	return ret;
+	return check_closes(ROUNDS + 1);
 }
 
 /* Traffic without logging, LOG_ALL on in the middle of it, close. */
 static int
-case_switch_midway(void)
+case_switch_midway(struct vu_guest *g, struct pages *truth)
 {
-	struct pages truth = { 0 };
 	struct traffic t;
-	struct vu_guest g;
 	int ret = -1;
 
-	if (guest_open(&g, 0) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (guest_open(g, 0) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES);
 	if (traffic_run_until(&t, FRAMES * NR_PAIRS / 3) < 0)
-		goto out;
-	vu_guest_log_clear(&g);
-	if (log_all(&g, true) < 0)
-		goto out;
+		return -1;
+	vu_guest_log_clear(g);
+	if (log_all(g, true) < 0)
+		return -1;
 	/* A round after the switch. */
 	if (traffic_run_until(&t, 2 * FRAMES * NR_PAIRS / 3) < 0 ||
 	    traffic_drain(&t) < 0)
-		goto out;
-	log_round(&g);
-	ret = finish_and_check(&g, &t, &truth, false, 1);
+		return -1;
+	log_round(g);
+	ret = finish_and_check(g, &t, truth, false, 1);
 	if (ret == 0 && mode->sw && vf_info("shadow_setups") != 1) {
 		fprintf(stderr, "the switch did not put the queues on shadow rings\n");
 		ret = -1;
@@ -978,9 +953,6 @@ case_switch_midway(void)
 	 */
 	if (ret == 0)
 		ret = check_one_start();
-out:
-	free(truth.pfn);
-	vu_guest_fini(&g);
 	return ret;
 }
 
@@ -991,95 +963,85 @@ out:
  * ring-state registers, which stays on them; nothing logs any more.
  */
 static int
-case_cancel(void)
+case_cancel(struct vu_guest *g, struct pages *truth __rte_unused)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
 	long shadows, hw_logs;
 	struct traffic t;
-	struct vu_guest g;
 	int ret = -1;
 
-	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (guest_open(g, 0) < 0 || log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES);
 	if (traffic_run_until(&t, FRAMES * NR_PAIRS / 2) < 0)
-		goto out;
-	if (vu_guest_log_count(&g) == 0) {
+		return -1;
+	if (vu_guest_log_count(g) == 0) {
 		fprintf(stderr, "nothing logged while logging\n");
-		goto out;
+		return -1;
 	}
 	shadows = vf_info("shadow_setups");
 	hw_logs = vf_info("hw_log_setups");
 	if (shadows < 0 || hw_logs < 0) {
 		fprintf(stderr, "no set-up counts in the VF's telemetry\n");
-		goto out;
+		return -1;
 	}
-	if (log_all(&g, false) < 0 || !vf_wait_for("\"logging\":\"off\""))
-		goto out;
-	vu_guest_log_clear(&g);
+	if (log_all(g, false) < 0 || !vf_wait_for("\"logging\":\"off\""))
+		return -1;
+	vu_guest_log_clear(g);
 	if (traffic_run(&t) < 0)
-		goto out;
+		return -1;
 	/* The rest of the frames after the cancel: a second stream too. */
-	traffic_init(&t, &g, NR_PAIRS, 11, FRAMES);
+	traffic_init(&t, g, NR_PAIRS, 11, FRAMES);
 	if (traffic_run(&t) < 0)
-		goto out;
-	if (vu_guest_log_count(&g) != 0) {
+		return -1;
+	if (vu_guest_log_count(g) != 0) {
 		fprintf(stderr, "%" PRIu64 " pages logged after the cancel\n",
-			vu_guest_log_count(&g));
-		goto out;
+			vu_guest_log_count(g));
+		return -1;
 	}
 	if (mode->has_lm && (vf_info("shadow_setups") != shadows ||
 			     vf_info("hw_log_setups") != hw_logs)) {
 		fprintf(stderr, "shadow rings or HW logging set up again after the cancel\n");
-		goto out;
+		return -1;
 	}
 	/* On an IFCVF neither switch resets the VF. */
 	if (check_one_start() < 0)
-		goto out;
+		return -1;
 	printf("  after the cancel: %s\n", !mode->sw ? "HW logging off" :
 	       mode->has_lm ? "the guest's rings again" :
 	       "still on shadow rings (no ring-state registers)");
-	if (stop_and_check_bases(&g, bases) == 0)
+	if (stop_and_check_bases(g, bases) == 0)
 		ret = check_closes(1);
-out:
-	vu_guest_fini(&g);
 	return ret;
 }
 
 /* A queue pair disabled and enabled again while logging. */
 static int
-case_queue_toggle_logging(void)
+case_queue_toggle_logging(struct vu_guest *g, struct pages *truth)
 {
-	struct pages truth = { 0 };
 	struct traffic t;
-	struct vu_guest g;
-	int ret = -1;
 
-	if (guest_open(&g, 0) < 0 || log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES / 2);
+	if (guest_open(g, 0) < 0 || log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES / 2);
 	if (traffic_run(&t) < 0)
-		goto out;
+		return -1;
 	/* Pair 1 off and on while pair 0 carries traffic. */
-	traffic_init(&t, &g, 1, 21, FRAMES);
+	traffic_init(&t, g, 1, 21, FRAMES);
 	if (traffic_run_until(&t, FRAMES / 3) < 0)
-		goto out;
-	if (vu_guest_enable_queues(&g, 2, 2, false) < 0 ||
+		return -1;
+	if (vu_guest_enable_queues(g, 2, 2, false) < 0 ||
 	    traffic_run_until(&t, 2 * FRAMES / 3) < 0 ||
-	    vu_guest_enable_queues(&g, 2, 2, true) < 0 ||
-	    vu_guest_sync(&g) < 0 || traffic_run(&t) < 0)
-		goto out;
+	    vu_guest_enable_queues(g, 2, 2, true) < 0 ||
+	    vu_guest_sync(g) < 0 || traffic_run(&t) < 0)
+		return -1;
 	/* An IFCVF stops and starts the pair alone, in both modes. */
 	if (check_one_start() < 0)
-		goto out;
+		return -1;
 	/* Both pairs again, in a new round: still logging? */
-	log_round(&g);
-	traffic_init(&t, &g, NR_PAIRS, 31, FRAMES / 2);
-	ret = finish_and_check(&g, &t, &truth, false, 1);
-out:
-	free(truth.pfn);
-	vu_guest_fini(&g);
-	return ret;
+	log_round(g);
+	traffic_init(&t, g, NR_PAIRS, 31, FRAMES / 2);
+	return finish_and_check(g, &t, truth, false, 1);
 }
 
 /*
@@ -1087,45 +1049,38 @@ out:
  * configures it again. The truth of both configurations must be logged.
  */
 static int
-case_mem_update_logging(void)
+case_mem_update_logging(struct vu_guest *g, struct pages *truth)
 {
-	struct pages truth = { 0 };
 	struct traffic t;
-	struct vu_guest g;
 	uint64_t top;
 	uint16_t p;
-	int ret = -1;
 
 	/* A log for region 0 and the region to come. */
 	top = VU_GUEST_GPA + (32ULL << 20) + (8ULL << 20);
-	if (guest_open(&g, (top / VDRV_PAGE_SIZE + 7) / 8) < 0 ||
-	    log_all(&g, true) < 0)
-		goto out;
-	traffic_init(&t, &g, NR_PAIRS, 1, FRAMES);
+	if (guest_open(g, (top / VDRV_PAGE_SIZE + 7) / 8) < 0 ||
+	    log_all(g, true) < 0)
+		return -1;
+	traffic_init(&t, g, NR_PAIRS, 1, FRAMES);
 	if (traffic_run_until(&t, FRAMES) < 0)
-		goto out;
-	if (vu_guest_add_region(&g, g.mem[0].gpa + g.mem[0].len,
+		return -1;
+	if (vu_guest_add_region(g, g->mem[0].gpa + g->mem[0].len,
 				8ULL << 20) != 1 ||
-	    vu_guest_set_mem_table(&g, 2) < 0 || vu_guest_sync(&g) < 0)
-		goto out;
+	    vu_guest_set_mem_table(g, 2) < 0 || vu_guest_sync(g) < 0)
+		return -1;
 	if (wait_configures(2) != 2 || check_closes(1) < 0 ||
-	    truth_read(&truth) < 0)
-		goto out;
+	    truth_read(truth) < 0)
+		return -1;
 	if (traffic_run(&t) < 0)
-		goto out;
+		return -1;
 	/* A new round on the new configuration: still logging? */
-	log_round(&g);
+	log_round(g);
 	/* TX frames from the new region: the device reads it. */
-	traffic_init(&t, &g, NR_PAIRS, 41, FRAMES);
+	traffic_init(&t, g, NR_PAIRS, 41, FRAMES);
 	for (p = 0; p < NR_PAIRS; p++) {
-		t.f[p].tx_mem = &g.mem[1];
+		t.f[p].tx_mem = &g->mem[1];
 		t.f[p].tx_mem_off = p * (4ULL << 20);
 	}
-	ret = finish_and_check(&g, &t, &truth, true, 2);
-out:
-	free(truth.pfn);
-	vu_guest_fini(&g);
-	return ret;
+	return finish_and_check(g, &t, truth, true, 2);
 }
 
 /*
@@ -1138,38 +1093,37 @@ out:
 #define SKIPPED_FRAMES	8
 
 static int
-case_kick_skipped(void)
+case_kick_skipped(struct vu_guest *g, struct pages *truth __rte_unused)
 {
 	uint8_t frame[VDRV_FRAME_MAX];
 	uint32_t bases[VU_GUEST_MAX_QUEUES], len, stream, seq, got = 0;
 	int64_t end;
 	uint16_t nb;
-	struct vu_guest g;
-	int ret = -1, r;
+	int r;
 
-	if (guest_open(&g, 0) < 0)
-		goto out;
+	if (guest_open(g, 0) < 0)
+		return -1;
 	/* Quiet: the stats timer stops, and must be rearmed by the move. */
 	usleep(50 * 1000);
-	if (log_all(&g, true) < 0 || !vf_wait_for("\"shadow_rings\":1"))
-		goto out;
+	if (log_all(g, true) < 0 || !vf_wait_for("\"shadow_rings\":1"))
+		return -1;
 	usleep(50 * 1000);
-	if (vdrv_rx_fill(&g.vq[0], 0, 0) == 0)
-		goto out;
+	if (vdrv_rx_fill(&g->vq[0], 0, 0) == 0)
+		return -1;
 	for (seq = 0; seq < SKIPPED_FRAMES; seq++) {
 		len = vdrv_frame_len(7, seq);
 		vdrv_frame_fill(frame, len, 7, seq);
-		if (vdrv_tx_post(&g.vq[1], frame, len, NULL) < 0)
-			goto out;
+		if (vdrv_tx_post(&g->vq[1], frame, len, NULL) < 0)
+			return -1;
 	}
 	end = vdrv_now_ms() + WAIT_MS;
 	while (got < SKIPPED_FRAMES && vdrv_now_ms() < end) {
-		r = vdrv_rx_reap(&g.vq[0], frame, sizeof(frame), &len, &nb);
+		r = vdrv_rx_reap(&g->vq[0], frame, sizeof(frame), &len, &nb);
 		if (r < 0 || (r == 1 && (vdrv_frame_check(frame, len, &stream,
 							  &seq) < 0 ||
 					 stream != 7 || seq != got))) {
 			fprintf(stderr, "frame %u: bad (%d)\n", got, r);
-			goto out;
+			return -1;
 		}
 		if (r == 1)
 			got++;
@@ -1179,15 +1133,12 @@ case_kick_skipped(void)
 	if (got < SKIPPED_FRAMES) {
 		fprintf(stderr, "%u of %u frames posted without a kick went out\n",
 			got, SKIPPED_FRAMES);
-		goto out;
+		return -1;
 	}
 	printf("  %u frames posted without a kick went out\n", got);
-	if (stop_and_check_bases(&g, bases) < 0)
-		goto out;
-	ret = check_closes(1);
-out:
-	vu_guest_fini(&g);
-	return ret;
+	if (stop_and_check_bases(g, bases) < 0)
+		return -1;
+	return check_closes(1);
 }
 
 /* ---- Block devices ---- */
@@ -1382,36 +1333,37 @@ check_written_true(const struct pages *written, const struct pages *truth)
  * saw, and every page the device wrote is in the log.
  */
 static int
-case_blk_log(void)
+case_blk_log(struct vu_guest *g, struct pages *truth)
 {
 	uint32_t bases[VU_GUEST_MAX_QUEUES];
-	struct pages truth = { 0 }, written = { 0 };
-	struct vu_guest g;
+	struct pages written = { 0 };
 	int ret = -1;
 
-	if (blk_guest_open(&g) < 0 || log_all(&g, true) < 0 ||
-	    blk_pass(&g, 0, 1, &written) < 0)
+	if (blk_guest_open(g) < 0 || log_all(g, true) < 0 ||
+	    blk_pass(g, 0, 1, &written) < 0)
 		goto out;
-	log_round(&g);
+	log_round(g);
 	written.n = 0;
-	if (blk_pass(&g, 1, 2, &written) < 0 ||
-	    stop_and_check_bases(&g, bases) < 0 || truth_read(&truth) < 0 ||
-	    check_log(&g, &truth) < 0 ||
-	    check_written_true(&written, &truth) < 0)
+	if (blk_pass(g, 1, 2, &written) < 0 ||
+	    stop_and_check_bases(g, bases) < 0 || truth_read(truth) < 0 ||
+	    check_log(g, truth) < 0 ||
+	    check_written_true(&written, truth) < 0)
 		goto out;
 	ret = check_closes(1);
 out:
 	free(written.pfn);
-	free(truth.pfn);
-	vu_guest_fini(&g);
 	return ret;
 }
 
 /* ---- Runner ---- */
 
+/*
+ * A case gets a guest with nothing open and an empty record of the pages
+ * the device wrote; the runner closes the one and frees the other after it.
+ */
 struct mig_case {
 	const char *name;
-	int (*fn)(void);
+	int (*fn)(struct vu_guest *g, struct pages *truth);
 	uint64_t features;	/* the guest's; 0: GUEST_FEATURES */
 	bool blk;		/* a block VF, not a net one */
 	bool sw_only;		/* SW modes only (shadow rings) */
@@ -1444,11 +1396,16 @@ static const struct mig_case *the_case;
 static int
 case_run(void)
 {
+	struct pages truth = { 0 };
+	struct vu_guest g;
 	long dropped;
 	int ret;
 
 	wire_lost = 0;
-	ret = the_case->fn();
+	vu_guest_init(&g);
+	ret = the_case->fn(&g, &truth);
+	vu_guest_fini(&g);
+	free(truth.pfn);
 	if (ret < 0)
 		return ret;
 	dropped = sim_info("reset_drops");
