@@ -272,6 +272,11 @@ def test_hugepages_grow_virtio(env):
     test_hugepages_grow(env, ',profile=virtio', loss=128, shadow=True)
 
 
+SIM_BLK_REFUSALS = {'zero_length', 'not_sectors', 'beyond_capacity',
+                    'read_readable', 'write_writable', 'read_only',
+                    'no_id_buffer', 'unsupported'}
+
+
 # Each refusal is one error line of the plugins that names what the user
 # gave and what would be accepted instead: those words, not the wording.
 BAD_DEVARGS = [
@@ -404,6 +409,11 @@ def check_running_vf(env, dev, qp):
           sim['net_header'] == 12,
           '%s: the device runs with %s, the driver negotiated %#x' %
           (dev, sim, info['features']))
+    # A net VF: no block request refused or held.
+    check(set(sim['blk_refused']) == SIM_BLK_REFUSALS and
+          not any(sim['blk_refused'].values()) and sim['blk_held'] == 0 and
+          sim['blk_held_until_reset'] == 0,
+          '%s: block requests refused or held on a net VF: %s' % (dev, sim))
     return sim['starts']
 
 

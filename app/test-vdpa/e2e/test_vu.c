@@ -69,6 +69,19 @@ sim_status(void)
 	return vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO, "status");
 }
 
+/* Wait until the simulated VF's telemetry shows @key at @want; said if not. */
+static bool
+sim_wait_int(const char *key, long want)
+{
+	long got;
+
+	if (WAIT_FOR((got = vdpa_proc_tel_int(&vdpa, VDPA_PROC_SIM0_INFO,
+					      key)) == want, WAIT_MS))
+		return true;
+	fprintf(stderr, "the VF's %s is %ld, want %ld\n", key, got, want);
+	return false;
+}
+
 /* Wait (2 s at most) until the device set NEEDS_RESET: it stopped. */
 static bool
 sim_wait_needs_reset(void)
@@ -1339,8 +1352,9 @@ case_blk_hostile(struct vu_guest *g)
 			   VIRTIO_BLK_S_IOERR), 0);
 	CHECK_EQ(blk_write(g, 1, 0, blk_buf, 100, NULL, VIRTIO_BLK_S_IOERR),
 		 0);
-	CHECK_EQ(log_wait("beyond the capacity", 2), 2);
-	CHECK_EQ(log_wait("zero-length descriptor", 1), 1);
+	CHECK(sim_wait_int("beyond_capacity", 2));
+	CHECK(sim_wait_int("zero_length", 1));
+	CHECK(sim_wait_int("not_sectors", 1));
 	/* Nothing was written: sector 0 and the last one read zero. */
 	CHECK_EQ(blk_read(g, 1, 0, BLK_IO_MAX, NULL, VIRTIO_BLK_S_OK), 0);
 	CHECK(memcmp(blk_got, zero, BLK_IO_MAX) == 0);
@@ -1401,7 +1415,8 @@ static int
 blk_held4(struct vu_guest *g)
 {
 	CHECK_EQ(blk_open_write4(g, 0), 0);
-	CHECK_EQ(log_wait("4 requests taken and held", 1), 1);
+	CHECK(sim_wait_int("blk_held", 4));
+	CHECK(sim_wait_int("blk_held_until_reset", 0));
 	CHECK_EQ(vdrv_vq_pending(&g->vq[0]), 0);
 	return 0;
 }
@@ -1496,7 +1511,8 @@ case_blk_drain_timeout(struct vu_guest *g)
 
 	if (blk_open_write4(g, 100) < 0)
 		return -1;
-	if (log_wait("4 requests taken and held (until a reset)", 1) != 1 ||
+	if (!sim_wait_int("blk_held", 4) ||
+	    !sim_wait_int("blk_held_until_reset", 1) ||
 	    vu_guest_stop(g, bases) < 0 || bases[0] != 0 ||
 	    vdrv_vq_pending(&g->vq[0]) != 0 || drain_abandoned() != 4) {
 		fprintf(stderr, "base %u, %u completed\n", bases[0],

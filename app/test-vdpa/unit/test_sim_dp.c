@@ -1013,6 +1013,7 @@ blk_refused_body(struct fx *f)
 		.nr_segs = 2, .zero_len_seg = true,
 	};
 	static const uint8_t zero[BLK_IO_MAX];
+	struct ifcvf_sim_state st;
 	struct vdrv_blk_done d;
 
 	CHECK_EQ(fx_setup_blk(f, "blkbad", 2, 0), 0);
@@ -1046,6 +1047,14 @@ blk_refused_body(struct fx *f)
 				    blk_got, BLK_SECTOR), 0);
 	CHECK(memcmp(blk_got, zero, BLK_SECTOR) == 0);
 	CHECK_EQ(qstats(f->sim, 0).errors + qstats(f->sim, 1).errors, 8);
+	/* Each refusal counted under its reason. */
+	st = ifcvf_sim_get_state(f->sim);
+	CHECK_EQ(st.blk_refused[IFCVF_SIM_BLK_BEYOND_CAPACITY], 3);
+	CHECK_EQ(st.blk_refused[IFCVF_SIM_BLK_NOT_SECTORS], 2);
+	CHECK_EQ(st.blk_refused[IFCVF_SIM_BLK_ZERO_LENGTH], 2);
+	CHECK_EQ(st.blk_refused[IFCVF_SIM_BLK_UNSUPPORTED], 1);
+	CHECK_EQ(st.blk_refused[IFCVF_SIM_BLK_READ_ONLY], 0);
+	CHECK_EQ(st.blk_held, 0);
 	/* Both queues still serve. */
 	CHECK(!(ifcvf_sim_get_state(f->sim).status & STATUS_NEEDS_RESET));
 	CHECK_EQ(blk_write(f, 0, 8, blk_buf, 1024, NULL, VIRTIO_BLK_S_OK), 0);
@@ -1066,6 +1075,8 @@ blk_ro_body(struct fx *f)
 				     BLK_SECTOR), 0);
 	CHECK_EQ(blk_write(f, 0, 0, blk_buf, BLK_SECTOR, NULL,
 			   VIRTIO_BLK_S_IOERR), 0);
+	CHECK_EQ(ifcvf_sim_get_state(f->sim).blk_refused[
+		 IFCVF_SIM_BLK_READ_ONLY], 1);
 	CHECK_EQ(blk_read(f, 0, 4, BLK_SECTOR, NULL, VIRTIO_BLK_S_OK), 0);
 	CHECK(memcmp(blk_got, blk_buf, BLK_SECTOR) == 0);
 	return 0;

@@ -237,6 +237,22 @@ int ifcvf_sim_queue_stats(struct ifcvf_sim *sim, uint16_t qid,
  * nanoseconds, 0 if none yet. Lock-free, for the latency benchmarks.
  */
 uint64_t ifcvf_sim_doorbell_ns(struct ifcvf_sim *sim, uint16_t qid);
+/* Why the block device refused a request (answered IOERR or UNSUPP). */
+enum ifcvf_sim_blk_refusal {
+	IFCVF_SIM_BLK_ZERO_LENGTH,	/* a zero-length descriptor */
+	IFCVF_SIM_BLK_NOT_SECTORS,	/* data not whole sectors */
+	IFCVF_SIM_BLK_BEYOND_CAPACITY,	/* sectors past the disk's end */
+	IFCVF_SIM_BLK_READ_READABLE,	/* a read into device-readable data */
+	IFCVF_SIM_BLK_WRITE_WRITABLE,	/* a write from device-writable data */
+	IFCVF_SIM_BLK_READ_ONLY,	/* a write to a read-only disk */
+	IFCVF_SIM_BLK_NO_ID_BUFFER,	/* GET_ID without a buffer */
+	IFCVF_SIM_BLK_UNSUPPORTED,	/* a request type not served */
+	IFCVF_SIM_BLK_REFUSALS
+};
+
+/* The telemetry name of @why ("beyond_capacity"). */
+const char *ifcvf_sim_blk_refusal_name(enum ifcvf_sim_blk_refusal why);
+
 /* The device as one locked read sees it. */
 struct ifcvf_sim_state {
 	uint8_t status;			/* device_status as the driver reads it */
@@ -245,6 +261,11 @@ struct ifcvf_sim_state {
 	uint64_t starts;		/* times the driver set DRIVER_OK */
 	/* Frames awaiting RX buffers that resets dropped, since creation. */
 	uint64_t reset_drops;
+	/* blk: requests refused, by reason, since creation. */
+	uint64_t blk_refused[IFCVF_SIM_BLK_REFUSALS];
+	/* blk: requests taken and not completed (fault=blk_late, blk_stuck). */
+	uint32_t blk_held;
+	bool blk_held_until_reset;	/* blk_stuck: only a reset ends them */
 };
 
 struct ifcvf_sim_state ifcvf_sim_get_state(struct ifcvf_sim *sim);

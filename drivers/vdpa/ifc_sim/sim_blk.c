@@ -158,31 +158,61 @@ sim_blk_move(struct sim_round *r, uint16_t head, bool out, uint8_t *buf,
 	return ret;
 }
 
-/* A request refused: logged, nothing moved. */
+static const struct {
+	const char *name;	/* telemetry's */
+	const char *text;	/* the log's */
+} sim_blk_refusals[IFCVF_SIM_BLK_REFUSALS] = {
+	[IFCVF_SIM_BLK_ZERO_LENGTH] = { "zero_length",
+		"zero-length descriptor" },
+	[IFCVF_SIM_BLK_NOT_SECTORS] = { "not_sectors",
+		"data length not whole sectors" },
+	[IFCVF_SIM_BLK_BEYOND_CAPACITY] = { "beyond_capacity",
+		"beyond the capacity" },
+	[IFCVF_SIM_BLK_READ_READABLE] = { "read_readable",
+		"read request with device-readable data" },
+	[IFCVF_SIM_BLK_WRITE_WRITABLE] = { "write_writable",
+		"write request with device-writable data" },
+	[IFCVF_SIM_BLK_READ_ONLY] = { "read_only",
+		"write to a read-only disk" },
+	[IFCVF_SIM_BLK_NO_ID_BUFFER] = { "no_id_buffer",
+		"GET_ID without a buffer" },
+	[IFCVF_SIM_BLK_UNSUPPORTED] = { "unsupported",
+		"unsupported request type" },
+};
+
+const char *
+ifcvf_sim_blk_refusal_name(enum ifcvf_sim_blk_refusal why)
+{
+	return why < IFCVF_SIM_BLK_REFUSALS ? sim_blk_refusals[why].name :
+	       NULL;
+}
+
+/* A request refused: logged and counted, nothing moved. */
 static uint8_t
 sim_blk_refuse(struct sim_round *r, const struct sim_blk_req *req,
-	       uint8_t status, const char *why)
+	       uint8_t status, enum ifcvf_sim_blk_refusal why)
 {
 	SIM_LOG(NOTICE, "%s: queue %u: blk request type %u sector %" PRIu64
 		": %s", r->sim->name, r->qid, req->type, req->sector,
-		why);
+		sim_blk_refusals[why].text);
 	r->q->stats.errors++;
+	r->sim->blk_refused[why]++;
 	return status;
 }
 
 /* Whole sectors within the disk: the disk bytes, or NULL with *why set. */
 static uint8_t *
 sim_blk_range(struct sim_round *r, const struct sim_blk_req *req,
-	      uint64_t len, const char **why)
+	      uint64_t len, enum ifcvf_sim_blk_refusal *why)
 {
 	uint64_t cap = r->sim->capacity, n = len >> SIM_BLK_SECTOR_SHIFT;
 
 	if (req->zero_len)
-		*why = "zero-length descriptor";
+		*why = IFCVF_SIM_BLK_ZERO_LENGTH;
 	else if (len == 0 || len % IFCVF_SIM_BLK_SECTOR != 0)
-		*why = "data length not whole sectors";
+		*why = IFCVF_SIM_BLK_NOT_SECTORS;
 	else if (req->sector > cap || n > cap - req->sector)
-		*why = "beyond the capacity";
+		*why = IFCVF_SIM_BLK_BEYOND_CAPACITY;
 	else
 		return r->sim->disk +
 		       (req->sector << SIM_BLK_SECTOR_SHIFT);
@@ -194,7 +224,7 @@ sim_blk_read(struct sim_round *r, uint16_t head,
 	     const struct sim_blk_req *req, uint8_t *status, uint32_t *used)
 {
 	uint64_t len = req->in_len - 1;
-	const char *why = "read request with device-readable data";
+	enum ifcvf_sim_blk_refusal why = IFCVF_SIM_BLK_READ_READABLE;
 	uint8_t *disk = req->out_len == 0 ? sim_blk_range(r, req, len, &why) :
 			NULL;
 
@@ -213,11 +243,11 @@ static int
 sim_blk_write(struct sim_round *r, uint16_t head,
 	      const struct sim_blk_req *req, uint8_t *status)
 {
-	const char *why = "write request with device-writable data";
+	enum ifcvf_sim_blk_refusal why = IFCVF_SIM_BLK_WRITE_WRITABLE;
 	uint8_t *disk = NULL;
 
 	if (r->sim->dev_features & (1ULL << VIRTIO_BLK_F_RO))
-		why = "write to a read-only disk";
+		why = IFCVF_SIM_BLK_READ_ONLY;
 	else if (req->in_len == 1)
 		disk = sim_blk_range(r, req, req->out_len, &why);
 	if (disk == NULL) {
@@ -239,7 +269,7 @@ sim_blk_get_id(struct sim_round *r, uint16_t head,
 
 	if (len == 0 || req->zero_len) {
 		*status = sim_blk_refuse(r, req, VIRTIO_BLK_S_IOERR,
-					 "GET_ID without a buffer");
+					 IFCVF_SIM_BLK_NO_ID_BUFFER);
 		return 0;
 	}
 	if (sim_blk_move(r, head, false, id, len) < 0)
@@ -272,7 +302,7 @@ sim_blk_exec(struct sim_round *r, uint16_t head,
 		break;
 	}
 	*status = sim_blk_refuse(r, req, VIRTIO_BLK_S_UNSUPP,
-				 "unsupported request type");
+				 IFCVF_SIM_BLK_UNSUPPORTED);
 	return 0;
 }
 

@@ -117,6 +117,8 @@ struct ifcvf_sim {
 	uint8_t status;
 	uint64_t starts;	/* DRIVER_OK set, since creation */
 	uint64_t reset_drops;	/* backlog frames resets dropped, since creation */
+	/* blk: requests refused, by reason, since creation. */
+	uint64_t blk_refused[IFCVF_SIM_BLK_REFUSALS];
 	uint8_t cfg_generation;
 	uint16_t queue_select;
 	uint8_t isr;
