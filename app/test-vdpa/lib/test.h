@@ -13,9 +13,10 @@
  *   <prog> [args...] [<case>...|all|list]
  *
  * with no case named, or "all", every case; a name may be a shell pattern
- * ('*_hw'); "list" prints the names. It prints one line per case, "ok  " or "FAIL",
- * the suite, the case and its time, then "N passed, N failed"; the exit
- * code is 0 if none failed, 1 if one did, 2 if an argument names no case.
+ * ('*_hw'); "list" prints the names. It prints one line per case, "ok  "
+ * or "FAIL", the suite, the case and its time, then "N passed, N
+ * failed"; the exit code is 0 if none failed, 1 if one did, 2 if an
+ * argument names no case.
  * A suite whose cases need a setting each (devargs, a mode) runs them
  * through its @run, which gets the case and finds its setting in @param.
  */

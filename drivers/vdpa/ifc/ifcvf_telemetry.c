@@ -92,7 +92,8 @@ tel_info_routes(struct rte_tel_data *d, const struct ifcvf_internal *ifc)
 	rte_tel_data_start_array(routes, RTE_TEL_INT_VAL);
 	for (v = 0; v < ifc->nr_irq_route; v++)
 		rte_tel_data_add_array_int(routes, ifc->irq_route[v]);
-	rte_tel_data_add_dict_container(d, "msix_routes", routes, 0);
+	if (rte_tel_data_add_dict_container(d, "msix_routes", routes, 0) != 0)
+		rte_tel_data_free(routes);
 }
 
 static const char * const tel_err_names[IFCVF_ERR_MAX] = {
@@ -118,7 +119,8 @@ tel_info_errors(struct rte_tel_data *d, struct ifcvf_internal *ifc)
 	for (i = 0; i < IFCVF_ERR_MAX; i++)
 		rte_tel_data_add_dict_uint(errs, tel_err_names[i],
 			__atomic_load_n(&ifc->errors[i], __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_container(d, "errors", errs, 0);
+	if (rte_tel_data_add_dict_container(d, "errors", errs, 0) != 0)
+		rte_tel_data_free(errs);
 }
 
 static int

@@ -409,12 +409,28 @@ sim_remove(struct rte_vdev_device *dev)
 	return 0;
 }
 
+/* A block VF's refused requests, by reason, as a dict in @d. */
+static void
+sim_tel_blk_refused(struct rte_tel_data *d, const struct ifcvf_sim_state *st)
+{
+	struct rte_tel_data *refused = rte_tel_data_alloc();
+	unsigned int i;
+
+	if (refused == NULL)
+		return;
+	rte_tel_data_start_dict(refused);
+	for (i = 0; i < IFCVF_SIM_BLK_REFUSALS; i++)
+		rte_tel_data_add_dict_uint(refused,
+					   ifcvf_sim_blk_refusal_name(i),
+					   st->blk_refused[i]);
+	if (rte_tel_data_add_dict_container(d, "blk_refused", refused, 0) != 0)
+		rte_tel_data_free(refused);
+}
+
 static void
 sim_tel_vf_info(struct rte_tel_data *d, struct ifcvf_sim *sim)
 {
 	struct ifcvf_sim_state st = ifcvf_sim_get_state(sim);
-	struct rte_tel_data *refused = rte_tel_data_alloc();
-	unsigned int i;
 
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_int(d, "iommu_mappings",
@@ -427,14 +443,7 @@ sim_tel_vf_info(struct rte_tel_data *d, struct ifcvf_sim *sim)
 	rte_tel_data_add_dict_int(d, "net_header", st.net_hdr_len);
 	rte_tel_data_add_dict_uint(d, "starts", st.starts);
 	rte_tel_data_add_dict_uint(d, "reset_drops", st.reset_drops);
-	if (refused != NULL) {
-		rte_tel_data_start_dict(refused);
-		for (i = 0; i < IFCVF_SIM_BLK_REFUSALS; i++)
-			rte_tel_data_add_dict_uint(refused,
-				ifcvf_sim_blk_refusal_name(i),
-				st.blk_refused[i]);
-		rte_tel_data_add_dict_container(d, "blk_refused", refused, 0);
-	}
+	sim_tel_blk_refused(d, &st);
 	rte_tel_data_add_dict_int(d, "blk_held", st.blk_held);
 	rte_tel_data_add_dict_int(d, "blk_held_until_reset",
 				  st.blk_held_until_reset);

@@ -343,6 +343,17 @@ sim_blk_hold(struct sim_round *r, bool stuck)
 		stuck ? "a reset" : "the next doorbell");
 }
 
+uint32_t
+sim_blk_held(const struct ifcvf_sim *sim)
+{
+	uint32_t n = 0;
+	uint16_t i;
+
+	for (i = 0; i < sim->nr_queues; i++)
+		n += (uint16_t)(sim->q[i].last_avail_idx - sim->q[i].blk_done);
+	return n;
+}
+
 bool
 sim_blk_queue(struct ifcvf_sim *sim, uint16_t qid)
 {

@@ -1747,7 +1747,6 @@ struct ifcvf_sim_state
 ifcvf_sim_get_state(struct ifcvf_sim *sim)
 {
 	struct ifcvf_sim_state st;
-	uint16_t i;
 
 	pthread_mutex_lock(&sim->lock);
 	st.status = sim_status_get(sim);
@@ -1757,10 +1756,7 @@ ifcvf_sim_get_state(struct ifcvf_sim *sim)
 	st.starts = sim->starts;
 	st.reset_drops = sim->reset_drops;
 	memcpy(st.blk_refused, sim->blk_refused, sizeof(st.blk_refused));
-	st.blk_held = 0;
-	for (i = 0; sim->type == IFCVF_SIM_TYPE_BLK && i < sim->nr_queues; i++)
-		st.blk_held += (uint16_t)(sim->q[i].last_avail_idx -
-					  sim->q[i].blk_done);
+	st.blk_held = sim->type == IFCVF_SIM_TYPE_BLK ? sim_blk_held(sim) : 0;
 	st.blk_held_until_reset = sim->blk_stuck_held;
 	pthread_mutex_unlock(&sim->lock);
 	return st;

@@ -251,6 +251,8 @@ int sim_walk_next(struct sim_round *r, struct sim_walk *w,
 bool sim_dp_process(struct ifcvf_sim *sim);
 /* sim_blk.c: one round on blk queue @qid, under sim->lock. */
 bool sim_blk_queue(struct ifcvf_sim *sim, uint16_t qid);
+/* sim_blk.c: the requests taken and not completed, under sim->lock. */
+uint32_t sim_blk_held(const struct ifcvf_sim *sim);
 /* The net header's length by the driver's features: 10 or 12 bytes. */
 uint32_t sim_net_hdr_len(const struct ifcvf_sim *sim);
 /* Queue a frame on @sim's RX queue @rxq backlog (under sim_wire_lock). */
